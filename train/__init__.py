@@ -1,0 +1,1 @@
+"""Training, evaluation and export entry scripts, with the helpers they share beside them."""
