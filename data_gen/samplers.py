@@ -563,6 +563,495 @@ SAMPLERS: dict[str, Callable[[Random], Any]] = {
     "small_int": lambda r: r.randrange(1, 10),
     "boolean": lambda r: r.random() < 0.8,
     "ok_status": lambda r: r.choice(("ok", "success", "done", "completed")),
+    # -- catalogue additions (servers in catalogue/servers/*.yaml) --
+    # code hosting and CI
+    "pr_number": lambda r: r.randrange(12, 1400),
+    "repo_file": lambda r: r.choice(
+        (
+            "README.md",
+            "src/app.py",
+            "src/api/routes.ts",
+            "Dockerfile",
+            "docs/setup.md",
+            "pkg/server/handler.go",
+            "tests/test_models.py",
+            ".github/workflows/ci.yml",
+            "config/settings.yaml",
+            "scripts/deploy.sh",
+        )
+    ),
+    "pr_title": lambda r: (
+        f"{r.choice(('Add', 'Fix', 'Refactor', 'Bump', 'Document', 'Speed up'))} "
+        f"{r.choice(WORDS)} {r.choice(('handler', 'client', 'parser', 'tests', 'config', 'export', 'docs'))}"
+    ),
+    "commit_message": lambda r: r.choice(
+        (
+            "Fix typo in README",
+            "Bump dependencies to latest patch versions",
+            "Add retry with backoff to the HTTP client",
+            "Handle empty input in the CSV parser",
+            "Update deployment docs",
+            "Remove unused feature flag",
+            "Add unit tests for the billing module",
+        )
+    ),
+    "pipeline": lambda r: r.choice(
+        ("build-and-test", "deploy-production", "nightly-e2e", "release", "lint", "security-scan")
+    ),
+    "run_id": lambda r: r.randrange(100000, 9999999),
+    "environment": lambda r: r.choice(("staging", "production", "qa", "preview")),
+    "log_line": lambda r: r.choice(
+        (
+            "ERROR connection refused to db-01.internal:5432",
+            "WARN retrying request to payments API (attempt 3 of 5)",
+            "INFO all 214 tests passed in 83.2s",
+            "ERROR test_checkout_total failed: expected 41.90, got 41.89",
+            "INFO image pushed to registry.example.com",
+            "ERROR npm ERR! missing script: build",
+            "WARN disk usage at 91% on runner-04",
+        )
+    ),
+    "release_tag": lambda r: f"v{r.randrange(0, 5)}.{r.randrange(0, 20)}.{r.randrange(0, 10)}",
+    # kubernetes and cloud
+    "namespace": lambda r: r.choice(
+        ("default", "production", "staging", "payments", "monitoring", "data-pipeline", "ingress")
+    ),
+    "deployment": lambda r: r.choice(SERVICES),
+    "pod_name": lambda r: (
+        f"{r.choice(SERVICES)}-{''.join(r.choice('0123456789abcdef') for _ in range(9))}-"
+        f"{''.join(r.choice(string.ascii_lowercase + string.digits) for _ in range(5))}"
+    ),
+    "container_image": lambda r: (
+        f"registry.example.com/{r.choice(SERVICES)}:{r.randrange(0, 5)}.{r.randrange(0, 20)}.{r.randrange(0, 10)}"
+    ),
+    "replicas": lambda r: r.randrange(1, 9),
+    "cluster": lambda r: r.choice(("prod-eu-west-1", "staging-us-east", "analytics-cluster", "dev-cluster")),
+    "cloud_region": lambda r: r.choice(
+        ("eu-west-1", "us-east-1", "ap-northeast-1", "eu-central-1", "us-west-2")
+    ),
+    "ip_address": lambda r: f"10.{r.randrange(0, 255)}.{r.randrange(0, 255)}.{r.randrange(1, 255)}",
+    "manifest_path": lambda r: (
+        f"k8s/{r.choice(SERVICES)}/{r.choice(('deployment', 'service', 'configmap', 'hpa'))}.yaml"
+    ),
+    "sql_statement": lambda r: r.choice(
+        (
+            f"UPDATE {r.choice(TABLES)} SET status = 'archived' WHERE created_at < '{_date(r, 2024)}'",
+            f"DELETE FROM {r.choice(TABLES)} WHERE created_at < '{_date(r, 2024)}'",
+            f"INSERT INTO audit_log (event, at) VALUES ('{r.choice(WORDS)}', now())",
+            f"ALTER TABLE {r.choice(TABLES)} ADD COLUMN notes text",
+        )
+    ),
+    "column_name": lambda r: r.choice(
+        ("id", "created_at", "email", "status", "total", "customer_id", "name", "updated_at", "country")
+    ),
+    "sql_type": lambda r: r.choice(("bigint", "text", "timestamptz", "numeric(12,2)", "boolean", "uuid")),
+    # identifiers
+    "deal_id": _id("deal", 6),
+    "lead_id": _id("lead", 6),
+    "contact_id": _id("ct", 6),
+    "page_id": _id("page", 6),
+    "note_id": _id("note", 6),
+    "task_id": _id("TASK", 4),
+    "issue_key": lambda r: f"{r.choice(('ENG', 'OPS', 'WEB', 'MOB', 'DATA', 'SEC'))}-{r.randrange(10, 2000)}",
+    "post_id": _id("post", 9),
+    "track_id": _id("trk", 7),
+    "playlist_id": _id("pl", 6),
+    "article_id": _id("art", 7),
+    "request_id": _id("req", 6),
+    "approval_id": _id("apr", 6),
+    "backup_id": _id("bkp", 7),
+    "snapshot_id": _id("snap", 7),
+    "plan_id": _id("plan", 6),
+    "device_id": _id("dev", 5),
+    "appointment_id": _id("appt", 6),
+    "bill_id": _id("BILL", 6),
+    "cart_id": _id("cart", 7),
+    "flight_offer_id": _id("offer", 7),
+    "hotel_id": _id("htl", 5),
+    "refund_id": _id("re", 8),
+    "job_id": _id("job", 6),
+    "dashboard_id": _id("dash", 4),
+    "thread_ts": lambda r: f"{r.randrange(1767225600, 1798761600)}.{r.randrange(100000, 999999)}",
+    "clinician_id": _id("clin", 5),
+    "assignment_id": _id("asg", 5),
+    "subscription_id": _id("sub", 6),
+    "lock_token": lambda r: (
+        "lock_" + "".join(r.choice(string.ascii_lowercase + string.digits) for _ in range(10))
+    ),
+    "secret_version": lambda r: r.randrange(1, 30),
+    # people, organisations and access
+    "role": lambda r: r.choice(
+        ("viewer", "editor", "billing-admin", "support-agent", "developer", "auditor", "org-admin")
+    ),
+    "group_name": lambda r: r.choice(
+        ("engineering", "finance-team", "contractors", "on-call", "marketing", "security")
+    ),
+    "permission": lambda r: r.choice(
+        ("repo:read", "billing:write", "users:read", "reports:export", "tickets:assign", "deploy:staging")
+    ),
+    "justification": lambda r: r.choice(
+        (
+            "needs access for the Q3 billing reconciliation",
+            "joining the on-call rotation next week",
+            "covering for a teammate on leave",
+            "new hire onboarding",
+            "temporary access for the security audit",
+        )
+    ),
+    "social_handle": lambda r: (
+        f"@{r.choice(FIRST).lower()}{r.choice(('_dev', 'hq', '_writes', '', '_design'))}"
+    ),
+    "deal_name": lambda r: (
+        f"{r.choice(COMPANIES)} {r.choice(('renewal', 'expansion', 'pilot', 'enterprise plan', 'new licences'))}"
+    ),
+    "deal_stage": lambda r: r.choice(
+        ("prospecting", "qualification", "proposal", "negotiation", "closed won", "closed lost")
+    ),
+    "activity_type": lambda r: r.choice(("call", "meeting", "email", "demo")),
+    "leave_type": lambda r: r.choice(
+        ("vacation", "sick leave", "parental leave", "unpaid leave", "bereavement")
+    ),
+    "salary": lambda r: r.randrange(40, 180) * 1000,
+    "national_id": lambda r: f"{r.randrange(100, 999)}-{r.randrange(10, 99)}-{r.randrange(1000, 9999)}",
+    # places and travel
+    "place": lambda r: r.choice(
+        (
+            "Central Station",
+            "City Museum",
+            "Riverside Park",
+            "the airport",
+            "Old Town Square",
+            "Harbor Market",
+            "University Library",
+            "the convention center",
+        )
+    ),
+    "place_type": lambda r: r.choice(
+        ("coffee shop", "pharmacy", "restaurant", "gas station", "gym", "bookstore")
+    ),
+    "postal_code": lambda r: f"{r.randrange(10000, 99999)}",
+    "distance_km": lambda r: round(r.uniform(0.4, 480), 1),
+    "airport": lambda r: r.choice(
+        (
+            "OSL",
+            "LIS",
+            "NBO",
+            "KIX",
+            "YYZ",
+            "LYS",
+            "OPO",
+            "AUS",
+            "DEN",
+            "ICN",
+            "KRK",
+            "DUB",
+            "MAD",
+            "VIE",
+            "ZRH",
+        )
+    ),
+    "hotel": lambda r: (
+        f"{r.choice(('Grand', 'Harbor', 'Park', 'Central', 'Riverside', 'Old Town', 'Skyline'))} "
+        f"{r.choice(('Hotel', 'Inn', 'Suites', 'Lodge'))}"
+    ),
+    "booking_ref": lambda r: "".join(r.choice(string.ascii_uppercase + "23456789") for _ in range(6)),
+    "nights": lambda r: r.randrange(1, 8),
+    "seat": lambda r: f"{r.randrange(1, 40)}{r.choice('ABCDEF')}",
+    # health
+    "allergy": lambda r: r.choice(("penicillin", "peanuts", "latex", "shellfish", "pollen", "sulfa drugs")),
+    "lab_test": lambda r: r.choice(
+        ("complete blood count", "lipid panel", "HbA1c", "thyroid panel", "vitamin D", "metabolic panel")
+    ),
+    "lab_value": lambda r: r.choice(
+        ("within normal range", "slightly elevated", "low", "borderline high", "normal")
+    ),
+    "blood_pressure": lambda r: f"{r.randrange(105, 155)}/{r.randrange(65, 98)}",
+    "dose": lambda r: r.choice(("200 mg", "500 mg", "10 mg", "20 mg", "5 mg", "850 mg")),
+    "dosage_schedule": lambda r: r.choice(("once daily", "twice daily", "every 8 hours", "at bedtime")),
+    # home
+    "scene": lambda r: r.choice(("movie night", "good morning", "away", "bedtime", "dinner", "focus")),
+    "brightness": lambda r: r.randrange(1, 11) * 10,
+    "home_pin": lambda r: f"{r.randrange(0, 10**4):04d}",
+    "door": lambda r: r.choice(("front door", "back door", "garage side door", "patio door")),
+    # commerce, money, accounting
+    "tracking_number": lambda r: (
+        "1Z" + "".join(r.choice(string.ascii_uppercase + string.digits) for _ in range(16))
+    ),
+    "carrier": lambda r: r.choice(("UPS", "DHL", "FedEx", "PostNord", "USPS", "DPD")),
+    "shipping_status": lambda r: r.choice(("label created", "in transit", "out for delivery", "delivered")),
+    "refund_reason": lambda r: r.choice(
+        ("arrived damaged", "wrong size", "never arrived", "charged twice", "no longer needed")
+    ),
+    "payment_method": lambda r: r.choice(
+        ("saved visa ending 4242", "saved mastercard ending 4444", "paypal", "gift card")
+    ),
+    "expense_category": lambda r: r.choice(
+        (
+            "Office supplies",
+            "Software subscriptions",
+            "Travel",
+            "Consulting fees",
+            "Rent",
+            "Marketing",
+            "Meals",
+        )
+    ),
+    "vendor": lambda r: r.choice(COMPANIES),
+    "coupon_code": lambda r: f"{r.choice(('SAVE', 'WELCOME', 'SPRING', 'VIP'))}{r.choice((10, 15, 20, 25))}",
+    "rating": lambda r: r.randrange(1, 6),
+    # work and content
+    "event_title": lambda r: r.choice(
+        (
+            "Weekly sync",
+            f"1:1 with {r.choice(FIRST)}",
+            "Design review",
+            "Sprint planning",
+            "Dentist appointment",
+            f"Lunch with {r.choice(FIRST)}",
+            "Quarterly business review",
+            "Team retro",
+            "Budget walkthrough",
+        )
+    ),
+    "note_title": lambda r: (
+        f"{r.choice(WORDS).capitalize()} {r.choice(('notes', 'ideas', 'checklist', 'plan', 'todo'))}"
+    ),
+    "notebook": lambda r: r.choice(("Work", "Personal", "Projects", "Reading", "Recipes", "Travel")),
+    "page_title": lambda r: (
+        f"{r.choice(WORDS).capitalize()} {r.choice(('guide', 'runbook', 'FAQ', 'policy', 'overview', 'handbook'))}"
+    ),
+    "wiki_space": lambda r: r.choice(("ENG", "OPS", "HR", "SALES", "PRODUCT", "SEC")),
+    "project_name": lambda r: r.choice(
+        (
+            "Apollo",
+            "Website redesign",
+            "Mobile app v2",
+            "Data platform",
+            "Q3 launch",
+            "Billing revamp",
+            "Helios",
+        )
+    ),
+    "task_title": lambda r: (
+        f"{r.choice(('Draft', 'Review', 'Update', 'Prepare', 'Finalize', 'Test'))} {r.choice(WORDS)} "
+        f"{r.choice(('plan', 'doc', 'slides', 'checklist', 'report', 'spec'))}"
+    ),
+    "sprint": lambda r: f"Sprint {r.randrange(10, 60)}",
+    "priority": lambda r: r.choice(("low", "medium", "high", "urgent")),
+    "complaint": lambda r: r.choice(
+        (
+            "My order arrived damaged and the box was open.",
+            "I was charged twice for my subscription this month.",
+            "I can't log in to my account since the last update.",
+            "The app crashes every time I upload a photo.",
+            "I'd like a refund for my last order, it never arrived.",
+            "The invoice shows the wrong company address.",
+        )
+    ),
+    "support_reply": lambda r: r.choice(
+        (
+            "Thanks for reaching out - we've issued a replacement and it ships tomorrow.",
+            "Sorry about the double charge; the duplicate has been refunded.",
+            "Could you try resetting your password from the login page and let us know?",
+            "We've passed this to our engineers and will update you within 24 hours.",
+        )
+    ),
+    # media, news, language, social, analytics, education
+    "song": lambda r: r.choice(
+        (
+            "Glass Harbor",
+            "Paper Lanterns",
+            "Northern Lights",
+            "Slow River",
+            "Neon Rain",
+            "Summer Static",
+            "Tidal",
+        )
+    ),
+    "artist": lambda r: r.choice(
+        (
+            "The Velvet Foxes",
+            "Luna Park",
+            "Kai Morrow",
+            "Nova Trio",
+            "Echo Valley",
+            "Mira Sol",
+            "Static Bloom",
+        )
+    ),
+    "playlist": lambda r: r.choice(
+        ("Focus Flow", "Morning Run", "Chill Evenings", "Road Trip", "Deep Work", "Party Mix")
+    ),
+    "track_seconds": lambda r: r.randrange(140, 330),
+    "feed_url": lambda r: (
+        f"https://{r.choice(('news', 'blog', 'updates', 'press'))}.{r.choice(DOMAINS)}/rss.xml"
+    ),
+    "headline": lambda r: (
+        f"{r.choice(COMPANIES)} "
+        f"{r.choice(('announces', 'reports', 'launches', 'delays', 'wins'))} "
+        f"{r.choice(('new product line', 'record quarter', 'partnership', 'expansion into ' + r.choice(CITIES), 'major contract'))}"
+    ),
+    "news_source": lambda r: r.choice(
+        ("Daily Ledger", "Tech Wire", "Metro Herald", "Market Pulse", "Global Dispatch")
+    ),
+    "phrase": lambda r: r.choice(
+        (
+            "Where is the train station?",
+            "Thank you for your help yesterday.",
+            "The meeting has been moved to Monday morning.",
+            "Please find the invoice attached.",
+            "Could you send me the report by Friday?",
+            "Our office will be closed on the public holiday.",
+        )
+    ),
+    "language_code": lambda r: r.choice(("en", "es", "fr", "de", "ja", "pt", "it", "ko", "nl", "sv")),
+    "post_text": lambda r: r.choice(
+        (
+            "Excited to share our new release today - thanks to everyone who tested the beta!",
+            "We're hiring backend engineers in three cities. DMs open.",
+            "Our office will be closed Friday for the team offsite.",
+            "New blog post: what we learned migrating our database without downtime.",
+            "Thank you for 10k followers!",
+        )
+    ),
+    "hashtag": lambda r: (
+        "#" + r.choice(("launch", "devlife", "opensource", "hiring", "productupdate", "remotework"))
+    ),
+    "metric": lambda r: r.choice(
+        (
+            "page_views",
+            "active_users",
+            "signups",
+            "conversion_rate",
+            "bounce_rate",
+            "revenue",
+            "session_duration",
+        )
+    ),
+    "date_range": lambda r: r.choice(
+        ("last 7 days", "last 30 days", "this month", "last quarter", "yesterday")
+    ),
+    "dashboard": lambda r: r.choice(
+        ("Growth overview", "Marketing funnel", "Product usage", "Revenue weekly", "Support KPIs")
+    ),
+    "metric_value": lambda r: round(r.uniform(10, 50000), 1),
+    "frequency": lambda r: r.choice(("daily", "weekly", "monthly")),
+    "course_code": lambda r: (
+        f"{r.choice(('CS', 'MATH', 'BIO', 'HIST', 'ECON', 'PHYS'))}{r.randrange(100, 499)}"
+    ),
+    "course_name": lambda r: r.choice(
+        (
+            "Intro to Programming",
+            "Linear Algebra",
+            "Cell Biology",
+            "Modern History",
+            "Microeconomics",
+            "Mechanics",
+        )
+    ),
+    "assignment_title": lambda r: r.choice(
+        (
+            "Problem set 3",
+            "Lab report 2",
+            "Midterm essay",
+            "Final project proposal",
+            "Reading response 5",
+            "Quiz 4",
+        )
+    ),
+    "letter_grade": lambda r: r.choice(("A", "A-", "B+", "B", "B-", "C+")),
+    "score": lambda r: r.randrange(55, 101),
+    "air_quality_index": lambda r: r.randrange(8, 180),
+    "wind_kph": lambda r: round(r.uniform(0, 60), 1),
+    "precip_chance": lambda r: r.randrange(0, 101, 5),
+    "weather_alert": lambda r: r.choice(
+        (
+            "Wind advisory",
+            "Flood watch",
+            "Heat advisory",
+            "Winter storm warning",
+            "Air quality alert",
+            "Frost advisory",
+        )
+    ),
+    "css_selector": lambda r: r.choice(
+        ("h1", "article p", ".price", "#main", "table.results td", "a.download")
+    ),
+    "http_status": lambda r: r.choice((200, 200, 200, 301, 404)),
+    "vault_item": lambda r: r.choice(
+        (
+            "GitHub",
+            "AWS console",
+            "Office wifi",
+            "Bank portal",
+            "Company VPN",
+            "Payroll system",
+            "Staging database",
+        )
+    ),
+    "secret_path": lambda r: (
+        f"{r.choice(('prod', 'staging', 'dev'))}/{r.choice(SERVICES)}/"
+        f"{r.choice(('db-password', 'api-key', 'stripe-key', 'jwt-secret', 'smtp-password'))}"
+    ),
+    "password": lambda r: "".join(
+        r.choice(string.ascii_letters + string.digits + "!#$%&*+-=?@^_") for _ in range(18)
+    ),
+    "emoji": lambda r: r.choice(("thumbsup", "eyes", "white_check_mark", "tada", "rocket", "heart")),
+    "sql_condition": lambda r: r.choice(
+        (
+            "created_at < '2023-01-01'",
+            "status = 'cancelled'",
+            "archived = true",
+            "last_login < '2022-06-30'",
+            "deleted_at IS NOT NULL",
+        )
+    ),
+    "foreign_phrase": lambda r: r.choice(
+        (
+            "¿Dónde está la estación de tren?",
+            "Merci pour votre aide hier.",
+            "Die Besprechung wurde auf Montag verschoben.",
+            "Segue em anexo a fatura.",
+            "金曜日までにレポートを送っていただけますか？",
+            "La riunione è stata spostata a lunedì mattina.",
+            "Ons kantoor is gesloten op de feestdag.",
+        )
+    ),
+    "charge_id": lambda r: "ch_" + "".join(r.choice(string.ascii_letters + string.digits) for _ in range(14)),
+    "payout_id": lambda r: "po_" + "".join(r.choice(string.ascii_letters + string.digits) for _ in range(14)),
+    "spreadsheet_id": lambda r: "".join(
+        r.choice(string.ascii_letters + string.digits + "_-") for _ in range(24)
+    ),
+    "cell_range": lambda r: r.choice(
+        ("Sheet1!A1:D20", "Budget!B2:B14", "Q3!A1:F50", "Leads!A2:E100", "Summary!C3", "Expenses!A:D")
+    ),
+    "spreadsheet_title": lambda r: (
+        f"{r.choice(('Q1', 'Q2', 'Q3', 'Q4', '2026', 'Team', 'Project'))} "
+        f"{r.choice(('budget', 'headcount plan', 'sales pipeline', 'expenses', 'roadmap', 'inventory'))}"
+    ),
+    "systemd_service": lambda r: r.choice(
+        ("nginx", "postgresql", "redis-server", "docker", "cron", "sshd", "gunicorn")
+    ),
+    "log_file": lambda r: r.choice(
+        ("/var/log/syslog", "/var/log/nginx/error.log", "/var/log/auth.log", "/var/log/app/app.log")
+    ),
+    "arrival_airport": lambda r: r.choice(
+        ("CDG", "FRA", "AMS", "JFK", "SFO", "NRT", "SIN", "CPH", "ARN", "BCN", "FCO", "MUC", "YVR", "MEX")
+    ),
+    "album": lambda r: r.choice(
+        (
+            "Harbor Lights",
+            "Second Summer",
+            "Low Tide",
+            "Paper Moons",
+            "Night Shift",
+            "Open Windows",
+            "Blue Hours",
+        )
+    ),
+    "feature_branch": lambda r: (
+        f"{r.choice(('feature', 'fix', 'chore'))}/{r.choice(WORDS)}-{r.choice(WORDS)}"
+    ),
 }
 
 # Property-name hints for schemas without an x-sample (imported tools): first match wins.
@@ -637,6 +1126,37 @@ _HINTS: tuple[tuple[str, str], ...] = (
     (r"lang", "language"),
     (r"tag|label|category", "tag"),
     (r"count|limit|num|size|max|top_?k|page", "small_int"),
+    # catalogue additions: only reached by property names that no earlier hint matches
+    (r"namespace|^ns$", "namespace"),
+    (r"replica", "replicas"),
+    (r"image", "container_image"),
+    (r"region|zone", "cloud_region"),
+    (r"^ip$|ip_?addr", "ip_address"),
+    (r"role", "role"),
+    (r"group", "group_name"),
+    (r"permission|scope", "permission"),
+    (r"iata", "airport"),
+    (r"hotel", "hotel"),
+    (r"carrier", "carrier"),
+    (r"tracking", "tracking_number"),
+    (r"playlist", "playlist"),
+    (r"artist", "artist"),
+    (r"song|track", "song"),
+    (r"headline", "headline"),
+    (r"grade", "letter_grade"),
+    (r"course", "course_code"),
+    (r"priority|severity", "priority"),
+    (r"selector", "css_selector"),
+    (r"scene", "scene"),
+    (r"brightness", "brightness"),
+    (r"allerg", "allergy"),
+    (r"dose|dosage", "dose"),
+    (r"stage", "deal_stage"),
+    (r"password|passphrase", "password"),
+    (r"env", "environment"),
+    (r"pipeline|workflow", "pipeline"),
+    (r"metric", "metric"),
+    (r"freq", "frequency"),
 )
 _HINTS_RX = tuple((re.compile(rx, re.IGNORECASE), name) for rx, name in _HINTS)
 

@@ -74,7 +74,8 @@ def fill_object(
     """
     given = given or {}
     props = schema.get("properties") or {}
-    required = set(schema.get("required") or props)  # no "required" list: treat every property as wanted
+    # No "required" key: every property is wanted (result schemas); an explicit list, even empty, is respected.
+    required = set(schema["required"]) if "required" in schema else set(props)
     out: dict[str, Any] = {}
     for name, spec in props.items():
         if name in given:

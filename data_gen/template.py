@@ -42,11 +42,14 @@ def lookup(path: str, scope: dict[str, Any]) -> Any:
     return value
 
 
-def _text(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:,.2f}" if abs(value) >= 1000 else f"{value:g}"
+def to_text(value: Any) -> str:
+    """A value as answers show it: 1,234.50 for large floats, lists joined, dicts as their first fields."""
+    if isinstance(value, float):  # never round: an answer must not state a number that no result holds
+        return f"{value:,.2f}" if abs(value) >= 1000 and round(value, 2) == value else repr(value)
     if isinstance(value, list):
-        return ", ".join(_text(v) for v in value)
+        return ", ".join(to_text(v) for v in value)
+    if isinstance(value, dict):  # a whole result in an answer: its first fields, readably
+        return ", ".join(f"{k.replace('_', ' ')} {to_text(v)}" for k, v in list(value.items())[:4])
     return str(value)
 
 
@@ -61,5 +64,5 @@ def render(template: Any, scope: dict[str, Any]) -> Any:
     whole = PLACEHOLDER.fullmatch(template)
     if whole:
         return lookup(whole.group(1), scope)
-    out = PLACEHOLDER.sub(lambda m: _text(lookup(m.group(1), scope)), template)
+    out = PLACEHOLDER.sub(lambda m: to_text(lookup(m.group(1), scope)), template)
     return out.replace("{{", "{").replace("}}", "}")
