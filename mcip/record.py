@@ -35,6 +35,7 @@ class Tool(_Strict):
     """An MCP ``tools/list`` entry, plus the server that offers it and its privilege level when known."""
 
     name: str = Field(min_length=1)
+    title: str | None = None  # MCP's optional human-readable name
     description: str = ""
     inputSchema: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
     server: str | None = None
