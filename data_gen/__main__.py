@@ -1,0 +1,89 @@
+"""`python -m data_gen`: build a dataset from a recipe, or import outside data.
+
+python -m data_gen --config recipes/data/default.yaml [--key value ...]   build (keys override the recipe)
+python -m data_gen import-tools FORMAT IN --out DIR                       mcp | bfcl -> server YAML files
+python -m data_gen import-conversations FORMAT IN --out FILE.jsonl        glaive | openai | xlam | toolace
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+
+def _build(argv: list[str]) -> int:
+    from data_gen.build import build
+    from data_gen.recipe import load_recipe
+
+    config = None
+    if "--config" in argv:
+        i = argv.index("--config")
+        config, argv = argv[i + 1], argv[:i] + argv[i + 2 :]
+    recipe = load_recipe(config, argv)
+    start = time.perf_counter()
+    out = build(recipe)
+    n = sum(recipe.size(s) for s in ("train", "validation", "test", "test_unseen"))
+    secs = time.perf_counter() - start
+    print(f"wrote {n} records to {out} in {secs:.1f}s ({n / secs:.0f} records/s); card: {out}/README.md")
+    return 0
+
+
+def _import(kind: str, argv: list[str]) -> int:
+    import argparse
+
+    from data_gen import importers
+    from mcip.record import save_jsonl
+
+    table = importers.TOOL_IMPORTERS if kind == "tools" else importers.CONVERSATION_IMPORTERS
+    parser = argparse.ArgumentParser(prog=f"python -m data_gen import-{kind}")
+    parser.add_argument("format", choices=sorted(table))
+    parser.add_argument("input")
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    module = table[args.format]
+    if kind == "tools":
+        servers = module.load_servers(args.input)
+        importers.write_servers(servers, args.out)
+        print(f"wrote {len(servers)} server file(s) to {args.out}")
+    else:
+        n = save_jsonl(module.iter_records(args.input), args.out)
+        print(f"wrote {n} trajectory record(s) to {args.out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from data_gen.build import GenerationError
+    from data_gen.catalogue import CatalogueError
+    from data_gen.recipe import RecipeError
+    from mcip.record import RecordError
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    errors: tuple[type[BaseException], ...] = (
+        RecipeError,
+        CatalogueError,
+        GenerationError,
+        RecordError,
+        OSError,
+    )
+    try:
+        if argv[:1] in (["-h"], ["--help"]):
+            print(__doc__)
+            return 0
+        if argv[:1] == ["import-tools"]:
+            from data_gen.importers import ImporterError
+
+            errors += (ImporterError,)
+            return _import("tools", argv[1:])
+        if argv[:1] == ["import-conversations"]:
+            from data_gen.importers import ImporterError
+
+            errors += (ImporterError,)
+            return _import("conversations", argv[1:])
+        return _build(argv)
+    except errors as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

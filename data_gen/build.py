@@ -1,0 +1,424 @@
+"""Build a dataset from a recipe: benign scenarios -> attack transforms / hard negatives -> SFT pairs.
+
+Every record is a function of (seed, split, index) alone, so generation parallelises across processes and
+the same recipe gives byte-identical output. Servers listed in ``holdout_servers`` (and the shadow servers that
+imitate them) feed only ``test_unseen``: its tools never appear in the other splits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing as mp
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from random import Random
+from typing import Any
+
+from tqdm import tqdm
+
+from data_gen.attacks import TRANSFORMS
+from data_gen.catalogue import Catalogue, IntentSpec, load_catalogue
+from data_gen.edit import Variant, call_sites
+from data_gen.negatives import NEGATIVES, WANTS
+from data_gen.recipe import SPLITS, DataRecipe
+from data_gen.scenarios import SAFE_RATIONALE, benign, generic_intent
+from mcip.flows import derive_flows, ends_with_proposed_call
+from mcip.io import atomic_dir, atomic_write
+from mcip.prompt import build_completion, build_prompt
+from mcip.record import Flow, Trajectory, load_jsonl
+from mcip.taxonomy import binary
+
+MAX_TRIES = 60
+CHUNK = 250
+
+
+class GenerationError(RuntimeError):
+    pass
+
+
+# -- the two sides of the split ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Side:
+    """What one side of the split may use: its catalogue view, intents and gold bases."""
+
+    name: str
+    cat: Catalogue
+    intents: list[IntentSpec]
+    gold: list[Trajectory] = field(default_factory=list)
+    _wanted: dict[Any, list[IntentSpec]] = field(default_factory=dict)
+
+    def intents_for(self, wants) -> list[IntentSpec]:
+        if wants is None:
+            return self.intents
+        if wants not in self._wanted:
+            self._wanted[wants] = [i for i in self.intents if wants(i, self.cat)]
+        return self._wanted[wants]
+
+
+def _side(name: str, cat: Catalogue, servers: set[str], gold: list[Trajectory]) -> Side:
+    view = cat.restrict(servers)
+    intents = [i for i in view.intents if cat.intent_servers(i) <= servers]
+    for spec in view.servers.values():
+        if not spec.shadow and not spec.intents:  # imported servers: one generic intent per non-admin tool
+            intents += [generic_intent(t) for t in spec.tools if t.privilege != "admin"]
+    return Side(name, view, intents, gold)
+
+
+def make_sides(cat: Catalogue, recipe: DataRecipe, gold: list[Trajectory]) -> dict[str, Side]:
+    holdout = set(recipe.holdout_servers)
+    unknown = sorted(holdout - set(cat.servers))
+    if unknown:
+        raise GenerationError(f"holdout_servers: unknown server(s) {unknown}")
+    unseen = set(holdout)
+    for name, spec in cat.servers.items():
+        targets = {t.lookalike_of.split(".")[0] for t in spec.tools if t.lookalike_of}
+        if spec.shadow and targets & holdout:
+            unseen.add(name)
+    seen = set(cat.servers) - unseen
+    sides = {"seen": _side("seen", cat, seen, gold)}
+    if holdout:
+        sides["unseen"] = _side("unseen", cat, unseen, [])
+    for side in sides.values():
+        if not side.intents:
+            raise GenerationError(f"the {side.name} side has no intents; check holdout_servers")
+    return sides
+
+
+def side_of(split: str) -> str:
+    return "unseen" if split == "test_unseen" else "seen"
+
+
+# -- one record ------------------------------------------------------------------------------------------------------
+
+
+def _choose_label(weights: dict[str, float], rng: Random) -> str:
+    labels = sorted(weights)
+    return rng.choices(labels, [weights[lb] for lb in labels])[0]
+
+
+def _base(side: Side, rng: Random, wants, gold_share: float) -> Variant:
+    if side.gold and wants is None and rng.random() < gold_share:
+        traj = rng.choice(side.gold)
+        return Variant(traj, "true", "gold", rationale=SAFE_RATIONALE)
+    intents = side.intents_for(wants)
+    if not intents:
+        raise GenerationError(
+            f"no intent on the {side.name} side suits {getattr(wants, '__module__', wants)}"
+        )
+    return benign(rng.choice(intents), side.cat, rng)
+
+
+def _attempt(label: str, side: Side, recipe: DataRecipe, rng: Random) -> Variant | None:
+    if label == "true":
+        if rng.random() >= recipe.hard_negative_share:
+            return _base(side, rng, None, recipe.gold_share)
+        kind = rng.choice(sorted(NEGATIVES))
+        base = _base(side, rng, WANTS.get(kind), recipe.gold_share)
+        return NEGATIVES[kind](base.traj, side.cat, rng)
+    module = TRANSFORMS[label]
+    base = _base(side, rng, getattr(module, "wants", None), recipe.gold_share)
+    return module.apply(base.traj, side.cat, rng)
+
+
+def _truncate(variant: Variant, rng: Random) -> Variant:
+    """Cut the log right after the call under review: the guard sees the proposed call before it runs."""
+    traj = variant.traj
+    if variant.label == "true":
+        sites = call_sites(traj)
+        if not sites:
+            return variant
+        site = rng.choice(sites)
+        index, call_id = site.index, site.call.id
+    elif variant.can_truncate and variant.focus_call:
+        index, call_id = variant.focus, variant.focus_call
+    else:
+        return variant
+    msg = traj.messages[index]
+    kept = []
+    for c in msg.tool_calls or ():
+        kept.append(c)
+        if c.id == call_id:
+            break
+    messages = [*traj.messages[:index], msg.model_copy(update={"tool_calls": kept})]
+    return Variant(
+        traj.model_copy(update={"messages": messages}),
+        variant.label,
+        variant.kind,
+        index,
+        call_id,
+        variant.rationale,
+        variant.can_truncate,
+        {**variant.details, "truncated": True},
+    )
+
+
+_PLACEHOLDER = re.compile(r"\{(flow|call|result|message)(?::([^}]+))?\}")
+
+
+def resolve_rationale(text: str, flows: list[Flow], focus: int | None, focus_call: str | None) -> str | None:
+    """Fill ``{flow}``, ``{call:id}``, ``{result:id}``, ``{message:i}`` with flow numbers; None if one is gone."""
+
+    def number(kind: str, arg: str | None) -> int | None:
+        for n, f in enumerate(flows, 1):
+            if kind == "flow" and focus_call and f.call_id == focus_call and f.sender == "assistant":
+                return n
+            if kind == "flow" and not focus_call and f.message == focus:
+                return n
+            if kind == "call" and f.call_id == arg and f.sender == "assistant":
+                return n
+            if kind == "result" and f.call_id == arg and f.sender != "assistant":
+                return n
+            if kind == "message" and arg is not None and f.message == int(arg):
+                return n
+        return None
+
+    missing = False
+
+    def sub(m: re.Match) -> str:
+        nonlocal missing
+        n = number(m.group(1), m.group(2))
+        missing = missing or n is None
+        return str(n)
+
+    out = _PLACEHOLDER.sub(sub, text)
+    return None if missing else out
+
+
+def finalize(variant: Variant, recipe: DataRecipe, split: str) -> dict[str, Any]:
+    # Re-check (transforms must yield valid records); output schemas were simulator input, not what agents see.
+    tools = [t.model_copy(update={"outputSchema": None}) if t.outputSchema else t for t in variant.traj.tools]
+    traj = Trajectory.model_validate(variant.traj.model_copy(update={"tools": tools}).model_dump())
+    unlisted = [c.function.name for _, c in traj.calls() if traj.tool(c.function.name) is None]
+    if unlisted:  # an unlisted callee would be a surface cue, and its flow would lose the server name
+        raise GenerationError(f"{variant.kind}: calls to unlisted tools {unlisted}")
+    flows = derive_flows(traj)
+    rationale = resolve_rationale(variant.rationale, flows, variant.focus, variant.focus_call)
+    if rationale is None:
+        if variant.label != "true":
+            raise GenerationError(f"{variant.kind}: rationale refers to a flow that is not in the log")
+        rationale = SAFE_RATIONALE
+    source = (
+        "hard_negative"
+        if variant.label == "true" and variant.kind not in ("benign", "gold")
+        else ("imported" if variant.kind == "gold" else "synthetic")
+    )
+    meta = {**traj.meta, "kind": variant.kind, "rationale": rationale, "split": split}
+    traj = traj.model_copy(update={"label": variant.label, "flows": flows, "meta": meta})
+    prompt = build_prompt(traj, recipe.prompt_style, recipe.budget_tokens)
+    digest = hashlib.sha1(prompt[1]["content"].encode()).hexdigest()[:16]
+    traj = traj.model_copy(update={"id": f"mcip-{digest}"})
+    return {
+        "id": traj.id,
+        "label": variant.label,
+        "binary": binary(variant.label),
+        "kind": variant.kind,
+        "source": source,
+        "proposed_call": ends_with_proposed_call(traj),
+        "servers": sorted({t.server for t in traj.tools if t.server}),
+        "intent": str(traj.meta.get("intent", "")),
+        "rationale": rationale,
+        "trajectory": traj.to_json(),
+        "prompt": prompt,
+        "completion": build_completion(variant.label, rationale if recipe.rationale else None),
+    }
+
+
+def make_record(side: Side, recipe: DataRecipe, split: str, index: int) -> dict[str, Any]:
+    rng = Random(f"{recipe.seed}/{split}/{index}")
+    label = _choose_label(recipe.label_weights, rng)
+    for _ in range(MAX_TRIES):
+        variant = _attempt(label, side, recipe, rng)
+        if variant is not None:
+            break
+    else:
+        raise GenerationError(
+            f"{split}[{index}]: no applicable scenario for label {label!r} on the {side.name} "
+            f"side after {MAX_TRIES} tries; the catalogue lacks what this transform needs"
+        )
+    if rng.random() < recipe.proposed_call_share:
+        variant = _truncate(variant, rng)
+    return finalize(variant, recipe, split)
+
+
+# -- parallel generation ---------------------------------------------------------------------------------------------
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(recipe_dict: dict[str, Any]) -> None:
+    recipe = DataRecipe(**recipe_dict)
+    _WORKER["recipe"] = recipe
+    _WORKER["sides"] = make_sides(load_catalogue_for(recipe), recipe, load_gold(recipe))
+
+
+def _run_chunk(job: tuple[str, int, int]) -> list[dict[str, Any]]:
+    split, start, stop = job
+    sides, recipe = _WORKER["sides"], _WORKER["recipe"]
+    return [make_record(sides[side_of(split)], recipe, split, i) for i in range(start, stop)]
+
+
+def load_catalogue_for(recipe: DataRecipe) -> Catalogue:
+    from data_gen.catalogue import SERVERS_DIR
+
+    return load_catalogue([SERVERS_DIR, *recipe.catalogues])
+
+
+def load_gold(recipe: DataRecipe) -> list[Trajectory]:
+    gold = []
+    for path in recipe.gold:
+        gold += [
+            t.model_copy(update={"label": None, "meta": {**t.meta, "source": "imported"}})
+            for t in load_jsonl(path)
+        ]
+    return gold
+
+
+def generate(recipe: DataRecipe, progress: bool = True) -> dict[str, list[dict[str, Any]]]:
+    """All splits, deduplicated across splits by the hash of the rendered log (the record id)."""
+    _init_worker(recipe.to_dict())  # validates catalogue, sides and gold in this process first
+    jobs = [(s, i, min(i + CHUNK, recipe.size(s))) for s in SPLITS for i in range(0, recipe.size(s), CHUNK)]
+    total = sum(recipe.size(s) for s in SPLITS)
+    rows: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
+    bar = tqdm(total=total, desc=f"generating {recipe.name}", unit="rec", disable=not progress)
+    if recipe.num_proc > 1:
+        with mp.get_context("fork").Pool(recipe.num_proc, _init_worker, (recipe.to_dict(),)) as pool:
+            for job, chunk in zip(jobs, pool.imap(_run_chunk, jobs)):
+                rows[job[0]] += chunk
+                bar.update(len(chunk))
+    else:
+        for job in jobs:
+            chunk = _run_chunk(job)
+            rows[job[0]] += chunk
+            bar.update(len(chunk))
+    bar.close()
+    return _dedup(rows, recipe)
+
+
+def _dedup(rows: dict[str, list[dict[str, Any]]], recipe: DataRecipe) -> dict[str, list[dict[str, Any]]]:
+    """Drop repeats (within and across splits, in split order) and top up with further indices."""
+    seen: set[str] = set()
+    out: dict[str, list[dict[str, Any]]] = {}
+    for split in SPLITS:
+        kept, extra = [], recipe.size(split)
+        queue = list(rows[split])
+        while len(kept) < recipe.size(split):
+            if not queue:
+                if extra > recipe.size(split) * 2 + 100:
+                    raise GenerationError(
+                        f"{split}: too many duplicates; the catalogue is too small for this size"
+                    )
+                queue = [_run_extra(split, extra)]
+                extra += 1
+            row = queue.pop(0)
+            if row["id"] not in seen:
+                seen.add(row["id"])
+                kept.append(row)
+        out[split] = kept
+    return out
+
+
+def _run_extra(split: str, index: int) -> dict[str, Any]:
+    return make_record(_WORKER["sides"][side_of(split)], _WORKER["recipe"], split, index)
+
+
+# -- writing ------------------------------------------------------------------------------------------------------------
+
+
+def features():
+    from datasets import Features, List, Value
+
+    message = {"role": Value("string"), "content": Value("string")}
+    return Features(
+        {
+            "id": Value("string"),
+            "label": Value("string"),
+            "binary": Value("string"),
+            "kind": Value("string"),
+            "source": Value("string"),
+            "proposed_call": Value("bool"),
+            "servers": List(Value("string")),
+            "intent": Value("string"),
+            "rationale": Value("string"),
+            "trajectory": Value("string"),
+            "prompt": List(message),
+            "completion": List(message),
+        }
+    )
+
+
+def to_dataset_dict(rows: dict[str, list[dict[str, Any]]], recipe: DataRecipe):
+    """A DatasetDict with a content-derived fingerprint (so saving is byte-identical for the same data)."""
+    import pyarrow as pa
+    from datasets import Dataset, DatasetDict, DatasetInfo, NamedSplit
+
+    feats = features()
+    out = {}
+    for split in SPLITS:
+        if not rows[split]:
+            continue
+        table = pa.Table.from_pylist(rows[split], schema=feats.arrow_schema)
+        digest = hashlib.sha256("".join(r["id"] for r in rows[split]).encode()).hexdigest()[:16]
+        info = DatasetInfo(description=f"{recipe.name}: synthetic MCP guardian data", features=feats)
+        out[split] = Dataset(table, info=info, split=NamedSplit(split), fingerprint=f"{split}-{digest}")
+    return DatasetDict(out)
+
+
+def stats(rows: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Label counts and diversity figures per split (for the card and the benchmark)."""
+    out: dict[str, Any] = {}
+    for split, items in rows.items():
+        if not items:
+            continue
+        tools, servers, intents, phrasings, flows = set(), set(), set(), set(), []
+        for r in items:
+            traj = json.loads(r["trajectory"])
+            flows.append(len(traj.get("flows") or ()))
+            meta = traj.get("meta", {})
+            if meta.get("intent"):
+                intents.add(meta["intent"])
+                phrasings.add(f"{meta['intent']}#{meta.get('phrasing')}")
+            for m in traj["messages"]:
+                for c in m.get("tool_calls") or ():
+                    tools.add(c["function"]["name"].split(".")[-1])
+            servers.update(r["servers"])
+        out[split] = {
+            "n": len(items),
+            "labels": dict(sorted(Counter(r["label"] for r in items).items())),
+            "kinds": dict(sorted(Counter(r["kind"] for r in items).items())),
+            "proposed_call": sum(r["proposed_call"] for r in items),
+            "distinct_called_tools": len(tools),
+            "distinct_servers": len(servers),
+            "distinct_intents": len(intents),
+            "distinct_phrasings": len(phrasings),
+            "flows_mean": round(sum(flows) / len(flows), 2),
+            "flows_max": max(flows),
+        }
+    return out
+
+
+def write(rows: dict[str, list[dict[str, Any]]], recipe: DataRecipe, catalogue: Catalogue) -> Path:
+    """Save the DatasetDict, JSONL copies, the card and the recipe, atomically (temp dir, then rename)."""
+    from data_gen.card import render_card
+
+    summary = stats(rows)
+    with atomic_dir(recipe.output_dir) as tmp:
+        to_dataset_dict(rows, recipe).save_to_disk(str(tmp))
+        if recipe.write_jsonl:
+            for split, items in rows.items():
+                if items:
+                    with atomic_write(tmp / "jsonl" / f"{split}.jsonl") as fh:
+                        fh.writelines(r["trajectory"] + "\n" for r in items)
+        (tmp / "stats.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+        (tmp / "recipe.json").write_text(json.dumps(recipe.to_dict(), indent=2, sort_keys=True) + "\n")
+        (tmp / "README.md").write_text(render_card(recipe, summary, catalogue))
+    return Path(recipe.output_dir)
+
+
+def build(recipe: DataRecipe, progress: bool = True) -> Path:
+    rows = generate(recipe, progress)
+    return write(rows, recipe, load_catalogue_for(recipe))

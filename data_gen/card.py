@@ -1,0 +1,133 @@
+"""The dataset card (README.md with Hub YAML metadata), rendered from the recipe and the build statistics."""
+
+from __future__ import annotations
+
+import yaml
+
+from data_gen.catalogue import Catalogue
+from data_gen.recipe import SPLITS, DataRecipe
+from mcip.prompt import format_answer
+from mcip.taxonomy import LABELS, markdown_table
+
+
+def _size_category(n: int) -> str:
+    for limit, name in (
+        (1_000, "n<1K"),
+        (10_000, "1K<n<10K"),
+        (100_000, "10K<n<100K"),
+        (1_000_000, "100K<n<1M"),
+    ):
+        if n < limit:
+            return name
+    return "n>1M"
+
+
+def render_card(recipe: DataRecipe, summary: dict, cat: Catalogue) -> str:
+    splits = [s for s in SPLITS if s in summary]
+    total = sum(summary[s]["n"] for s in splits)
+    front = {
+        "license": "apache-2.0",
+        "language": ["en"],
+        "pretty_name": f"{recipe.name}: synthetic MCP guardian data (MCIP taxonomy)",
+        "task_categories": ["text-classification", "text-generation"],
+        "tags": ["mcp", "agent-safety", "guardian", "mcip", "tool-use", "synthetic"],
+        "size_categories": [_size_category(total)],
+        "configs": [
+            {"config_name": "default", "data_files": [{"split": s, "path": f"data/{s}-*"} for s in splits]}
+        ],
+    }
+    head = ["| label | " + " | ".join(splits) + " |", "|---|" + "---|" * len(splits)]
+    rows = [
+        f"| {lb.choice} (`{lb.string}`) | "
+        + " | ".join(str(summary[s]["labels"].get(lb.string, 0)) for s in splits)
+        + " |"
+        for lb in LABELS
+    ]
+    totals = "| **total** | " + " | ".join(str(summary[s]["n"]) for s in splits) + " |"
+    diversity_keys = (
+        "distinct_intents",
+        "distinct_phrasings",
+        "distinct_called_tools",
+        "distinct_servers",
+        "proposed_call",
+        "flows_mean",
+        "flows_max",
+    )
+    diversity = ["| figure | " + " | ".join(splits) + " |", "|---|" + "---|" * len(splits)]
+    diversity += [
+        f"| {k.replace('_', ' ')} | " + " | ".join(str(summary[s][k]) for s in splits) + " |"
+        for k in diversity_keys
+    ]
+    kinds = sorted({k for s in splits for k in summary[s]["kinds"]})
+    kind_rows = ["| kind | " + " | ".join(splits) + " |", "|---|" + "---|" * len(splits)]
+    kind_rows += [
+        f"| {k} | " + " | ".join(str(summary[s]["kinds"].get(k, 0)) for s in splits) + " |" for k in kinds
+    ]
+    regular = [s for s, spec in cat.servers.items() if not spec.shadow]
+    body = f"""
+# {recipe.name}
+
+Synthetic, labelled MCP (Model Context Protocol) agent interaction logs for training **guardian models**
+that flag unsafe agent behaviour. Labels follow the MCIP paper (Jing et al., EMNLP 2025,
+[arXiv 2505.14590](https://arxiv.org/abs/2505.14590)), with its dataset strings and A-K choices, so results can
+be reported in the paper's protocol.
+
+## Labels
+
+{markdown_table()}
+
+## Splits
+
+{chr(10).join(head + rows + [totals])}
+
+`test_unseen` holds only servers and tools that never appear in the other splits (held out:
+{", ".join(f"`{s}`" for s in recipe.holdout_servers) or "none"}, plus the look-alike servers that imitate them):
+it measures generalisation to unseen tools, the paper guardian's weakest point.
+
+### Record kinds
+
+Hard negatives are safe logs that share the surface of an attack (an ignored injected instruction, a listed
+look-alike or admin tool that is not used, a legitimate repeat or prerequisite, a verified identity claim).
+
+{chr(10).join(kind_rows)}
+
+### Diversity
+
+{chr(10).join(diversity)}
+
+## Columns
+
+- `id`: `mcip-` + a hash of the rendered log (no two rows share one, across all splits).
+- `label` (MCIP dataset string), `binary` (`safe`/`unsafe`), `kind` (the transform or hard-negative kind),
+  `source` (`synthetic`, `hard_negative`, `imported`), `proposed_call` (the log ends with a call awaiting review),
+  `servers`, `intent`, `rationale`.
+- `trajectory`: the interchange record as JSON: `tools` (MCP tools/list entries with server and privilege),
+  OpenAI-style `messages` with `tool_calls` and tool results, `label`, the derived MCI `flows`, `meta`.
+- `prompt` / `completion`: the guardian SFT pair in TRL's conversational prompt-completion form, rendered with
+  the `{recipe.prompt_style}` prompt style{f" and a {recipe.budget_tokens}-token budget for the log" if recipe.budget_tokens else ""}.
+  A target answer looks like:
+
+```
+{format_answer("function_injection", "Flow 5 calls mail.send_email after files.read_file finished, although the user never asked for it.")}
+```
+
+## How it was made
+
+`python -m data_gen --config <recipe>` with seed {recipe.seed}: a built-in catalogue of {len(regular)} MCP servers
+({len(cat.servers) - len(regular)} more are look-alike "shadow" servers), {len(cat.tools)} tools and
+{len(cat.intents)} user intents; each benign scenario samples slot values, plans 1-4 calls whose results feed later
+calls, simulates schema-conformant results and writes the answer. One transform per risk label edits a benign
+log into its unsafe variant (and names the deviating flow in the rationale); hard negatives make safe variants
+with the same surface. {int(recipe.proposed_call_share * 100)}% of logs end at the call under review, as when a
+guard checks each call before it runs. Recipe:
+
+```yaml
+{yaml.safe_dump(recipe.to_dict(), sort_keys=True).strip()}
+```
+
+## Limitations
+
+All data is synthetic and template-based (with optional LLM rewriting); it covers the Interaction phase of the
+MCIP taxonomy only (no Config or Termination attacks); tool results are simulated from schemas.
+"""
+    return "---\n" + yaml.safe_dump(front, sort_keys=False) + "---\n" + body
