@@ -145,6 +145,8 @@ def load_recipe(path: str | os.PathLike | None = None, overrides: list[str] | No
         if not isinstance(raw, dict):
             raise RecipeError(f"{where}: a recipe must be a YAML mapping")
     raw = _merge(raw, _parse_overrides(overrides or [], "command line"))
+    if isinstance(raw.get("label_weights"), dict):  # YAML reads the paper's label `true` as a boolean key
+        raw["label_weights"] = {("true" if k is True else k): v for k, v in raw["label_weights"].items()}
     try:
         return DataRecipe(**raw)
     except ValidationError as err:

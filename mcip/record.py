@@ -230,6 +230,32 @@ def parse_record(obj: Any, where: str = "<record>") -> Trajectory:
         raise RecordError("\n".join(_format_errors(err, where))) from None
 
 
+def from_row(row: dict[str, Any], where: str = "<row>") -> Trajectory:
+    """The trajectory of a dataset row (``id``, ``label``, ``trajectory`` JSON, as ``make data`` writes them).
+
+    The row's label and id win over the embedded record's, so relabelled or filtered datasets stay truthful.
+    """
+    label = row.get("label")
+    if label is not None and not is_valid_label(label):
+        raise RecordError(
+            f"{where}: field label: unknown label {label!r}; expected one of "
+            f"{', '.join(LABEL_STRINGS)} or {' / '.join(BINARY_LABELS)}"
+        )
+    try:
+        obj = json.loads(row["trajectory"])
+    except KeyError:
+        raise RecordError(f"{where}: field trajectory: missing") from None
+    except (json.JSONDecodeError, TypeError) as err:
+        raise RecordError(f"{where}: field trajectory: not valid JSON ({err})") from None
+    if isinstance(obj, dict):
+        obj = {
+            **obj,
+            **({"label": label} if label is not None else {}),
+            **({"id": str(row["id"])} if row.get("id") is not None else {}),
+        }
+    return parse_record(obj, where)
+
+
 def iter_jsonl(path: str | os.PathLike, max_errors: int = 20) -> Iterator[Trajectory]:
     """Yield validated records; collect up to ``max_errors`` problems, then raise one RecordError listing them."""
     errors: list[str] = []

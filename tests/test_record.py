@@ -128,3 +128,17 @@ def test_save_is_atomic_when_a_record_fails(tmp_path):
         save_jsonl(records(), path)
     assert path.read_text() == "previous\n"
     assert [p.name for p in tmp_path.iterdir()] == ["out.jsonl"]
+
+
+def test_atomic_outputs_get_ordinary_permissions(tmp_path):
+    import os
+
+    from mcip.io import atomic_dir
+
+    save_jsonl([bmi_example()], tmp_path / "a.jsonl")
+    with atomic_dir(tmp_path / "d") as d:
+        (d / "x").write_text("1")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "a.jsonl").stat().st_mode & 0o777 == 0o666 & ~mask
+    assert (tmp_path / "d").stat().st_mode & 0o777 == 0o777 & ~mask
