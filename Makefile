@@ -15,7 +15,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 SMOLLM2 := models/smollm2-135m-instruct
 
-.PHONY: install models test test-fast lint format render clean
+.PHONY: install models data train eval export push push-data test test-fast lint format render clean
 
 install: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
@@ -46,6 +46,50 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# Data: the default dataset (24k train records), or another recipe: make data DATA_RECIPE=recipes/data/small.yaml
+DATA_RECIPE ?= recipes/data/default.yaml
+DATA_DIR ?= data/mcip-synth
+data: $(STAMP)
+	$(PY) -m data_gen --config $(DATA_RECIPE) $(DATA_ARGS)
+
+$(DATA_DIR)/dataset_dict.json: | $(STAMP)
+	$(PY) -m data_gen --config $(DATA_RECIPE) --output_dir $(DATA_DIR) $(DATA_ARGS)
+
+# Training: the CPU SmolLM2 LoRA recipe by default. On GPUs, for example:
+#   make train RECIPE=recipes/qwen2.5-7b/lora.yaml ACCELERATE_CONFIG=accelerate_configs/single_gpu.yaml
+RECIPE ?= recipes/smollm2-135m/lora_cpu.yaml
+ACCELERATE_CONFIG ?= accelerate_configs/cpu.yaml
+RUN_DIR ?= runs/smollm2-135m-lora-cpu
+train: $(STAMP) models $(DATA_DIR)/dataset_dict.json
+	$(BIN)/accelerate launch --config_file $(ACCELERATE_CONFIG) train/sft.py --config $(RECIPE) \
+		--dataset_name $(DATA_DIR) --output_dir $(RUN_DIR) $(TRAIN_ARGS)
+
+# Evaluation on test and test_unseen (guardian protocol; EVAL_MODE=fast|generate|both; EVAL_ARGS="--limit 200").
+EVAL_DIR ?= $(RUN_DIR)/eval
+EVAL_MODE ?= both
+EVAL_SPLITS ?= test test_unseen
+eval: $(STAMP) models
+	@for split in $(EVAL_SPLITS); do \
+		$(PY) train/evaluate.py --model $(RUN_DIR) --data $(DATA_DIR) --split $$split --protocol guardian \
+			--mode $(EVAL_MODE) --output $(EVAL_DIR)/$$split $(EVAL_ARGS) || exit 1; \
+	done
+
+# Export: merge the adapter, verify the merged model, write the model card with the evaluation results.
+EXPORT_DIR ?= $(RUN_DIR)-export
+export: $(STAMP)
+	$(PY) train/export.py --run $(RUN_DIR) --output $(EXPORT_DIR) \
+		$(foreach split,$(EVAL_SPLITS),--metrics $(EVAL_DIR)/$(split)/metrics.json) $(EXPORT_ARGS)
+
+# Upload: make push MODEL_REPO=user/name [PRIVATE=1] [DRY_RUN=1]; make push-data DATA_REPO=user/name (or REPO=).
+DATA_REPO ?= $(REPO)
+push: $(STAMP)
+	@test -n "$(MODEL_REPO)" || { echo "make push: set MODEL_REPO=user/name" >&2; exit 2; }
+	$(PY) -m train.hub model $(EXPORT_DIR) --repo $(MODEL_REPO) $(if $(PRIVATE),--private) $(if $(DRY_RUN),--dry-run)
+
+push-data: $(STAMP)
+	@test -n "$(DATA_REPO)" || { echo "make push-data: set DATA_REPO=user/name" >&2; exit 2; }
+	$(PY) -m train.hub dataset $(DATA_DIR) --repo $(DATA_REPO) $(if $(PRIVATE),--private) $(if $(DRY_RUN),--dry-run)
 
 # Render the guardian prompt and target answer for a built-in example trajectory.
 render: $(STAMP)

@@ -32,20 +32,66 @@ def smollm2_gguf() -> tuple[str, str]:
     return folder, SMOLLM2_FILE
 
 
-def convert_smollm2(out: str | Path) -> Path:
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+def load_gguf_model(folder: str, gguf_file: str, dtype: str | None = None):
+    """A GGUF checkpoint as a plain trainable model: transformers de-quantizes it on load, but keeps a flag that
+    makes ``Trainer`` refuse it and ``save_pretrained`` fail; the weights are ordinary tensors, so drop the flag."""
+    import torch
+    from transformers import AutoModelForCausalLM
 
-    folder, gguf_file = smollm2_gguf()
-    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf_file)
-    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf_file)
-    # De-quantized weights are plain fp32 tensors; drop the GGUF flag so the model saves and trains.
+    kwargs = {"dtype": getattr(torch, dtype)} if dtype and dtype != "auto" else {}
+    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf_file, **kwargs)
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
+    return model
+
+
+def convert_smollm2(out: str | Path) -> Path:
+    from transformers import AutoTokenizer
+
+    folder, gguf_file = smollm2_gguf()
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf_file)
+    model = load_gguf_model(folder, gguf_file)
     with atomic_dir(out) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
     return Path(out)
+
+
+class TemplateError(ValueError):
+    """The tokenizer's chat template cannot serve a guardian (no template, or no end-of-turn token)."""
+
+
+def end_of_turn_id(tokenizer) -> int:
+    """The special token the chat template closes an assistant turn with (``<|im_end|>``, ``<|eot_id|>``, ...).
+
+    Rendering an assistant message and taking the first special token after it finds it for any template; the
+    EOS token is the fallback for templates that close turns with plain text. Generation must stop on it, and
+    training must put it under loss, or the model never learns to end its answer.
+    """
+    if not getattr(tokenizer, "chat_template", None):
+        raise TemplateError(f"tokenizer {tokenizer.name_or_path!r} has no chat template")
+    text = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "XYZ"}], tokenize=False
+    )
+    if "XYZ" not in text:
+        raise TemplateError(
+            "the chat template dropped the assistant message; cannot find its end-of-turn token"
+        )
+    special = set(tokenizer.all_special_ids) | {
+        i for i, t in tokenizer.added_tokens_decoder.items() if getattr(t, "special", False)
+    }
+    tail = tokenizer(text[text.rindex("XYZ") + 3 :], add_special_tokens=False).input_ids
+    found = next((i for i in tail if i in special), tokenizer.eos_token_id)
+    if found is None:
+        raise TemplateError(
+            "the chat template closes turns with no special token and the tokenizer has no EOS"
+        )
+    return found
+
+
+def end_of_turn_token(tokenizer) -> str:
+    return tokenizer.convert_ids_to_tokens(end_of_turn_id(tokenizer))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,114 @@
+"""Dataset side of training: load the splits, re-render the guardian prompts for this model, check label masks.
+
+Prompts are rendered from each row's ``trajectory`` with the core prompt format (``mcip.prompt``), so a recipe
+can pick the prompt style and a token budget measured with *this model's* tokenizer (small models want the
+compact policy and a tight budget), while data generation stays model-agnostic.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from mcip.prompt import build_completion, build_prompt
+from mcip.record import from_row
+
+
+class DataError(ValueError):
+    pass
+
+
+def load_splits(name: str, train_split: str, eval_split: str | None):
+    """A local ``save_to_disk`` folder or a Hub dataset id, as a DatasetDict holding the two splits."""
+    from datasets import DatasetDict, load_dataset, load_from_disk
+
+    if os.path.isdir(name):
+        try:
+            data = load_from_disk(name)
+        except FileNotFoundError as err:
+            raise DataError(f"{name}: not a dataset saved with save_to_disk ({err})") from None
+    else:
+        data = load_dataset(name)
+    if not isinstance(data, DatasetDict):
+        raise DataError(f"{name}: expected a DatasetDict with splits, got a single Dataset")
+    for split in (train_split, eval_split):
+        if split and split not in data:
+            raise DataError(f"{name}: no split {split!r} (has {', '.join(data)})")
+    return data
+
+
+def token_counter(tokenizer):
+    return lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def render_row(
+    row: dict[str, Any], index: int, style: str, budget: int | None, count_tokens, rationale: bool, where: str
+) -> dict[str, Any]:
+    traj = from_row(row, f"{where} row {index}")
+    return {
+        "prompt": build_prompt(traj, style, budget, count_tokens),
+        "completion": build_completion(row["label"], row.get("rationale") if rationale else None),
+    }
+
+
+def prepare(
+    split,
+    tokenizer,
+    style: str | None,
+    budget: int | None,
+    rationale: bool,
+    num_proc: int | None,
+    where: str = "dataset",
+):
+    """Keep only ``prompt``/``completion`` (TRL's prompt-completion form), re-rendered when a style is given."""
+    missing = {"prompt", "completion"} - set(split.column_names)
+    if style is None and rationale and not missing:
+        return split.select_columns(["prompt", "completion"])
+    if "trajectory" not in split.column_names or "label" not in split.column_names:
+        raise DataError(
+            "re-rendering prompts needs the `trajectory` and `label` columns (made by `make data`)"
+        )
+    count = token_counter(tokenizer)
+    return split.map(
+        render_row,
+        with_indices=True,
+        fn_kwargs={
+            "style": style or "full",
+            "budget": budget,
+            "count_tokens": count,
+            "rationale": rationale,
+            "where": where,
+        },
+        remove_columns=split.column_names,
+        num_proc=num_proc,
+        desc="rendering guardian prompts",
+    )
+
+
+def check_label_masks(
+    processed, raw_count: int, end_of_turn_id: int, split_name: str, packed: bool
+) -> dict[str, int]:
+    """Every example must train on its answer, end-of-turn token included; fail with a clear message if not.
+
+    TRL truncates to ``max_length`` and drops examples left without labels; a completion cut before its
+    end-of-turn token would teach the model never to stop. Both are errors here, not silent losses. Packed rows
+    hold several examples, so there the end-of-turn tokens under loss are counted instead.
+    """
+    cut, tokens, ends = 0, 0, 0
+    for labels in processed["labels"]:
+        trained = [t for t in labels if t != -100]
+        tokens += len(trained)
+        ends += trained.count(end_of_turn_id)
+        if not packed and (not trained or end_of_turn_id not in trained):
+            cut += 1
+    dropped = raw_count - (ends if packed else len(processed))
+    if dropped or cut:
+        raise DataError(
+            f"{split_name}: {dropped} example(s) lost every answer token and {cut} lost the end-of-turn token to "
+            "truncation. Raise `max_length`, or lower `prompt_budget` so the rendered log fits."
+        )
+    if tokens == 0:
+        raise DataError(
+            f"{split_name}: the label mask is empty; the chat template leaves no completion tokens"
+        )
+    return {"examples": len(processed), "completion_tokens": tokens}

@@ -1,0 +1,262 @@
+"""Fine-tune an MCIP guardian with SFT, LoRA or QLoRA (TRL ``SFTTrainer``), from a YAML recipe.
+
+    # one GPU (or CPU: see recipes/smollm2-135m/lora_cpu.yaml and accelerate_configs/cpu.yaml)
+    accelerate launch --config_file accelerate_configs/single_gpu.yaml train/sft.py \\
+        --config recipes/qwen2.5-7b/lora.yaml
+    # many GPUs with DeepSpeed ZeRO-3, overriding recipe keys on the command line
+    accelerate launch --config_file accelerate_configs/zero3.yaml train/sft.py \\
+        --config recipes/xlam-2-8b/full_paper.yaml --num_train_epochs 1 --output_dir runs/xlam-1ep
+
+The loss covers the guardian's answer only (TRL's prompt-completion form), and the run fails at start if any
+example would lose its answer or its end-of-turn token to truncation. The saved model stops generating at the
+chat template's end of turn, and carries ``mcip_prompt.json`` so evaluation renders prompts the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script (accelerate launch train/sft.py): make the repo importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from trl import ModelConfig, SFTConfig, SFTTrainer, TrlParser, get_peft_config, get_quantization_config
+
+from mcip.prompt import STYLES
+from mcip.record import RecordError
+from train.data import DataError, check_label_masks, load_splits, prepare
+from train.models import end_of_turn_token, load_gguf_model
+from train.tracking import setup_wandb
+
+logger = logging.getLogger("mcip.sft")
+
+
+@dataclass
+class ScriptArguments:
+    dataset_name: str = field(
+        default="data/mcip-synth", metadata={"help": "save_to_disk folder or Hub dataset id"}
+    )
+    dataset_train_split: str = "train"
+    dataset_test_split: str | None = "validation"
+    prompt_style: str | None = field(
+        default=None,
+        metadata={"help": f"re-render prompts from the trajectories in this style ({', '.join(STYLES)})"},
+    )
+    prompt_budget: int | None = field(
+        default=None,
+        metadata={"help": "token budget for the rendered log, counted with this model's tokenizer"},
+    )
+    rationale: bool = field(default=True, metadata={"help": "train on the Rationale line too"})
+    max_train_samples: int | None = None
+    max_eval_samples: int | None = None
+    base_model_id: str | None = field(
+        default=None,
+        metadata={"help": "Hub id of the base model, for the model card (when loading a local copy)"},
+    )
+    dataset_id: str | None = field(
+        default=None, metadata={"help": "Hub id of the dataset, for the model card"}
+    )
+
+
+@dataclass
+class GuardianSFTConfig(SFTConfig):
+    """TRL's SFTConfig plus the two knobs TRL does not have."""
+
+    lora_top_layers: int | None = field(
+        default=None,
+        metadata={"help": "LoRA on the top N decoder layers only: backward stops there (much faster on CPU)"},
+    )
+    gguf_file: str | None = field(default=None, metadata={"help": "load the base model from this GGUF file"})
+
+
+def _model_kwargs(model_args: ModelConfig, training_args: GuardianSFTConfig) -> dict:
+    kwargs = dict(
+        revision=model_args.model_revision,
+        attn_implementation=model_args.attn_implementation,
+        dtype=model_args.dtype,
+    )
+    return {**kwargs, **(training_args.model_init_kwargs or {})}
+
+
+def _peft_config(model_args: ModelConfig, training_args: GuardianSFTConfig):
+    peft_config = get_peft_config(model_args)
+    if peft_config is not None and training_args.lora_top_layers:
+        from transformers import AutoConfig
+
+        n_layers = AutoConfig.from_pretrained(
+            model_args.model_name_or_path,
+            gguf_file=training_args.gguf_file,
+            trust_remote_code=training_args.trust_remote_code,
+        ).num_hidden_layers
+        top = min(training_args.lora_top_layers, n_layers)
+        peft_config.layers_to_transform = list(range(n_layers - top, n_layers))
+    return peft_config
+
+
+def _write_json(path: Path, data: dict) -> None:
+    from mcip.io import atomic_write
+
+    with atomic_write(path) as fh:
+        json.dump(data, fh, indent=2, sort_keys=True, default=str)
+        fh.write("\n")
+
+
+def main(script_args: ScriptArguments, training_args: GuardianSFTConfig, model_args: ModelConfig) -> dict:
+    from transformers import AutoTokenizer
+    from transformers.trainer_utils import get_last_checkpoint
+
+    logging.basicConfig(format="%(asctime)s %(name)s: %(message)s", level=logging.INFO)
+    setup_wandb(training_args.report_to, notice=logger.warning)
+    if not training_args.run_name or training_args.run_name == training_args.output_dir:
+        training_args.run_name = (
+            f"{Path(training_args.output_dir).name}-{Path(script_args.dataset_name).name}"
+        )
+
+    tokenizer = AutoTokenizer.from_pretrained(
+        model_args.model_name_or_path,
+        revision=model_args.model_revision,
+        gguf_file=training_args.gguf_file,
+        trust_remote_code=training_args.trust_remote_code,
+    )
+    end_of_turn = end_of_turn_token(tokenizer)
+    if tokenizer.eos_token != end_of_turn:  # generation must stop where the template closes the answer
+        training_args.eos_token = end_of_turn
+
+    data = load_splits(
+        script_args.dataset_name, script_args.dataset_train_split, script_args.dataset_test_split
+    )
+    splits = {"train": (script_args.dataset_train_split, script_args.max_train_samples)}
+    if training_args.eval_strategy != "no" and script_args.dataset_test_split:
+        splits["eval"] = (script_args.dataset_test_split, script_args.max_eval_samples)
+    prepared = {}
+    for key, (name, limit) in splits.items():
+        split = data[name].select(range(min(limit, len(data[name])))) if limit else data[name]
+        prepared[key] = prepare(
+            split,
+            tokenizer,
+            script_args.prompt_style,
+            script_args.prompt_budget,
+            script_args.rationale,
+            training_args.dataset_num_proc,
+            where=f"{script_args.dataset_name}[{name}]",
+        )
+
+    if training_args.gguf_file:
+        model = load_gguf_model(model_args.model_name_or_path, training_args.gguf_file, model_args.dtype)
+    else:
+        model = model_args.model_name_or_path
+        training_args.model_init_kwargs = _model_kwargs(model_args, training_args)
+    trainer = SFTTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=prepared["train"],
+        eval_dataset=prepared.get("eval"),
+        processing_class=tokenizer,
+        peft_config=_peft_config(model_args, training_args),
+        quantization_config=None if training_args.gguf_file else get_quantization_config(model_args),
+    )
+    eot_id = tokenizer.convert_tokens_to_ids(end_of_turn)
+    mask_stats = {
+        "train": check_label_masks(
+            trainer.train_dataset, len(prepared["train"]), eot_id, "train", training_args.packing
+        )
+    }
+    if trainer.eval_dataset is not None:
+        mask_stats["eval"] = check_label_masks(
+            trainer.eval_dataset, len(prepared["eval"]), eot_id, "eval", bool(training_args.eval_packing)
+        )
+
+    resume = training_args.resume_from_checkpoint
+    if resume is None and os.path.isdir(training_args.output_dir):
+        resume = get_last_checkpoint(training_args.output_dir)
+        if resume:
+            logger.info("resuming from %s", resume)
+    result = trainer.train(resume_from_checkpoint=resume)
+    metrics = {"train": result.metrics}
+    trainer.log_metrics("train", result.metrics)
+    trainer.save_metrics("train", result.metrics)
+    if trainer.eval_dataset is not None:
+        metrics["eval"] = trainer.evaluate()
+        trainer.log_metrics("eval", metrics["eval"])
+        trainer.save_metrics("eval", metrics["eval"])
+
+    trainer.save_model(training_args.output_dir)
+    trainer.save_state()  # the final trainer_state.json (log history) beside the model, not only in checkpoints
+    if trainer.accelerator.is_main_process:
+        out = Path(training_args.output_dir)
+        style = script_args.prompt_style or "full"
+        _write_json(
+            out / "mcip_prompt.json",
+            {
+                "style": style,
+                "budget_tokens": script_args.prompt_budget,
+                "rationale": script_args.rationale,
+                "end_of_turn": end_of_turn,
+            },
+        )
+        _write_json(
+            out / "mcip_run.json",
+            {
+                "base_model_id": script_args.base_model_id,
+                "dataset_id": script_args.dataset_id,
+                "base_model": model_args.model_name_or_path,
+                "dataset": script_args.dataset_name,
+                "recipe": os.environ.get("MCIP_RECIPE"),
+                "script_args": asdict(script_args),
+                "peft": model_args.use_peft,
+                "load_in_4bit": model_args.load_in_4bit,
+                "lora": {
+                    "r": model_args.lora_r,
+                    "alpha": model_args.lora_alpha,
+                    "target": model_args.lora_target_modules,
+                    "top_layers": training_args.lora_top_layers,
+                }
+                if model_args.use_peft
+                else None,
+                "training": {
+                    k: getattr(training_args, k)
+                    for k in (
+                        "learning_rate",
+                        "num_train_epochs",
+                        "max_steps",
+                        "per_device_train_batch_size",
+                        "gradient_accumulation_steps",
+                        "max_length",
+                        "packing",
+                        "seed",
+                        "lr_scheduler_type",
+                    )
+                },
+                "label_masks": mask_stats,
+                "metrics": metrics,
+            },
+        )
+        trainer.create_model_card(dataset_name=script_args.dataset_name, tags=["mcp", "guardian", "mcip"])
+    if training_args.push_to_hub:
+        trainer.push_to_hub(dataset_name=script_args.dataset_name)
+    trainer.end()
+    return metrics
+
+
+def make_parser() -> TrlParser:
+    return TrlParser((ScriptArguments, GuardianSFTConfig, ModelConfig))
+
+
+if __name__ == "__main__":
+    argv = sys.argv[1:]
+    if "--config" in argv:
+        os.environ.setdefault("MCIP_RECIPE", argv[argv.index("--config") + 1])
+    try:  # a bad recipe key or value is one clear line, not a traceback
+        args = make_parser().parse_args_and_config()
+    except (ValueError, OSError) as err:
+        print(f"error: recipe: {err}", file=sys.stderr)
+        sys.exit(2)
+    try:
+        main(*args)
+    except (DataError, RecordError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
