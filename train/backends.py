@@ -1,0 +1,361 @@
+"""Where answers come from: local transformers (batched greedy generation and the fast path), vLLM, or an
+OpenAI-compatible chat endpoint. Every backend takes chat prompts and returns raw answer text plus P(unsafe)
+when the backend can read it from the first answer token; parsing and scoring happen elsewhere, the same way
+for all of them.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import math
+import os
+import random
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from mcip.prompt import STYLES
+from train.models import end_of_turn_id
+from train.scoring import (
+    AnswerTokens,
+    answer_tokens,
+    batches,
+    encode,
+    fast_scores,
+    left_pad,
+    p_unsafe_from_logits,
+    render_chat,
+)
+
+Messages = list[dict[str, str]]
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
+
+
+class EvalError(Exception):
+    """Bad input or an unusable model or endpoint; the message names what and where (exit code 2)."""
+
+
+@dataclass(frozen=True)
+class Generation:
+    text: str
+    p_unsafe: float | None = None
+
+
+@dataclass(frozen=True)
+class PromptConfig:
+    style: str = "full"
+    budget_tokens: int | None = None
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def prompt_config(model: str | None) -> PromptConfig:
+    """The prompt a model was trained with, from ``mcip_prompt.json`` in its folder (else full, no budget)."""
+    path = Path(model or "") / "mcip_prompt.json"
+    if not model or not path.is_file():
+        return PromptConfig()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise EvalError(f"{path}: unreadable ({_first_line(err)})") from None
+    style, budget = data.get("style", "full"), data.get("budget_tokens")
+    if style not in STYLES or not (budget is None or (isinstance(budget, int) and budget > 0)):
+        raise EvalError(f"{path}: expected style in {STYLES} and budget_tokens a positive int or null")
+    return PromptConfig(style, budget)
+
+
+def _adapter_base(path: Path) -> str | None:
+    cfg = path / "adapter_config.json"
+    if not cfg.is_file():
+        return None
+    try:
+        base = json.loads(cfg.read_text(encoding="utf-8")).get("base_model_name_or_path")
+    except (json.JSONDecodeError, AttributeError):
+        raise EvalError(f"{cfg}: not a JSON object") from None
+    if not base:
+        raise EvalError(f"{cfg}: no base_model_name_or_path")
+    return base
+
+
+def load_tokenizer(model: str):
+    """The tokenizer of a model folder (for an adapter: its own, else its base's); it must have a chat template."""
+    from transformers import AutoTokenizer
+
+    path = Path(model)
+    source = model
+    if path.is_dir() and not any((path / f).is_file() for f in _TOKENIZER_FILES):
+        base = _adapter_base(path)
+        if base is None:
+            raise EvalError(f"{model}: no tokenizer files ({', '.join(_TOKENIZER_FILES)})")
+        source = base
+    try:
+        tok = AutoTokenizer.from_pretrained(source)
+    except (OSError, ValueError) as err:
+        raise EvalError(f"cannot load the tokenizer of {source!r}: {_first_line(err)}") from None
+    if not tok.chat_template:
+        raise EvalError(f"{source}: the tokenizer has no chat template")
+    tok.padding_side = "left"
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def _load_model(model: str, tok):
+    """A full or merged model folder, a LoRA adapter folder (merged into its base for speed) or a Hub id."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    cuda = torch.cuda.is_available()
+    dtype = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float32
+    base = _adapter_base(Path(model)) if Path(model).is_dir() else None
+    try:
+        net = AutoModelForCausalLM.from_pretrained(base or model, dtype=dtype)
+        if base is not None:
+            from peft import PeftModel
+
+            if len(tok) > net.get_input_embeddings().weight.shape[0]:
+                net.resize_token_embeddings(len(tok))
+            net = PeftModel.from_pretrained(net, model).merge_and_unload()
+    except (OSError, ValueError) as err:
+        raise EvalError(f"cannot load model {model!r}: {_first_line(err)}") from None
+    return net.to("cuda" if cuda else "cpu").eval()
+
+
+def _progress(desc: str) -> Callable:
+    return lambda items: tqdm(items, desc=desc, unit="batch")
+
+
+def two_way_p(lp_unsafe: float | None, lp_safe: float | None) -> float | None:
+    """P(unsafe) from the two verdict log-probs; a token missing from a top-k list counts as probability 0."""
+    if lp_unsafe is None and lp_safe is None:
+        return None
+    u = math.exp(lp_unsafe) if lp_unsafe is not None else 0.0
+    s = math.exp(lp_safe) if lp_safe is not None else 0.0
+    return u / (u + s) if u + s > 0 else None
+
+
+class TransformersBackend:
+    """Batched, left-padded greedy decoding that stops at the template's end-of-turn token; bf16 on GPU."""
+
+    name = "transformers"
+
+    def __init__(self, model: str, batch_size: int):
+        self.tokenizer = load_tokenizer(model)
+        self.model = _load_model(model, self.tokenizer)
+        self.batch_size = batch_size
+        self.stop_ids = sorted({end_of_turn_id(self.tokenizer), self.tokenizer.eos_token_id} - {None})
+        self._tokens: AnswerTokens | None = None
+
+    @property
+    def tokens(self) -> AnswerTokens:
+        if self._tokens is None:
+            self._tokens = answer_tokens(self.tokenizer)
+        return self._tokens
+
+    def warm_up(self, prompt: Messages) -> None:
+        """One untimed forward pass, so first-call setup (kernels, allocator) is not billed to the first mode."""
+        import torch
+
+        ids = torch.tensor(self._ids([prompt]), device=next(self.model.parameters()).device)
+        with torch.inference_mode():
+            self.model(input_ids=ids, logits_to_keep=1)
+
+    def _ids(self, prompts: Sequence[Messages]) -> list[list[int]]:
+        return [encode(self.tokenizer, render_chat(self.tokenizer, m)) for m in prompts]
+
+    def fast(self, prompts: Sequence[Messages]) -> list[tuple[float, str]]:
+        return fast_scores(
+            self.model,
+            self._ids(prompts),
+            self.tokens,
+            self.tokenizer.pad_token_id,
+            self.batch_size,
+            _progress("fast"),
+        )
+
+    def generate(self, prompts: Sequence[Messages], max_new_tokens: int, want_p: bool) -> list[Generation]:
+        import torch
+        from transformers import GenerationConfig
+
+        ids = self._ids(prompts)
+        config = GenerationConfig(
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            eos_token_id=self.stop_ids,
+            pad_token_id=self.tokenizer.pad_token_id,
+            return_dict_in_generate=True,
+            output_logits=want_p,  # raw first-step logits: no repetition penalty or other processor applied
+        )
+        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
+        out: list[Generation] = [Generation("")] * len(ids)
+        device = next(self.model.parameters()).device
+        for idx in _progress("generate")(list(batches(order, self.batch_size))):
+            batch, mask, _ = left_pad([ids[i] for i in idx], self.tokenizer.pad_token_id, device)
+            with torch.inference_mode():
+                res = self.model.generate(input_ids=batch, attention_mask=mask, generation_config=config)
+            new = res.sequences[:, batch.shape[1] :].tolist()
+            p = p_unsafe_from_logits(res.logits[0], self.tokens).tolist() if want_p else [None] * len(idx)
+            for row, i in enumerate(idx):
+                toks = new[row]
+                end = next((k for k, t in enumerate(toks) if t in self.stop_ids), len(toks))
+                text = self.tokenizer.decode(toks[:end], skip_special_tokens=True)
+                out[i] = Generation(text, p[row])
+        return out
+
+
+class VLLMBackend:
+    """vLLM offline inference (GPU machines); the chat template is applied with the model's own tokenizer."""
+
+    name = "vllm"
+
+    def __init__(self, model: str, seed: int):
+        try:
+            from vllm import LLM
+        except ImportError:
+            raise EvalError("--backend vllm needs the vllm package (pip install -e '.[vllm]')") from None
+        if _adapter_base(Path(model)) is not None:
+            raise EvalError(f"{model}: --backend vllm takes a full or merged model; merge the adapter first")
+        self.tokenizer = load_tokenizer(model)
+        self.stop_ids = sorted({end_of_turn_id(self.tokenizer), self.tokenizer.eos_token_id} - {None})
+        self.llm = LLM(model=model, seed=seed)
+
+    def generate(self, prompts: Sequence[Messages], max_new_tokens: int, want_p: bool) -> list[Generation]:
+        from vllm import SamplingParams
+
+        params = SamplingParams(
+            temperature=0,
+            max_tokens=max_new_tokens,
+            stop_token_ids=self.stop_ids,
+            logprobs=20 if want_p else None,
+        )
+        token_prompts = [
+            {"prompt_token_ids": encode(self.tokenizer, render_chat(self.tokenizer, m))} for m in prompts
+        ]
+        tokens = answer_tokens(self.tokenizer) if want_p else None
+        out = []
+        for res in self.llm.generate(token_prompts, params):
+            first = res.outputs[0]
+            p = None
+            if tokens is not None and first.logprobs:
+                top = first.logprobs[0]
+                lp = {i: top[i].logprob for i in (tokens.unsafe_id, tokens.safe_id) if i in top}
+                p = two_way_p(lp.get(tokens.unsafe_id), lp.get(tokens.safe_id))
+            out.append(Generation(first.text, p))
+        return out
+
+
+def _verdict_mass(top_logprobs: list[dict]) -> float | None:
+    """P(unsafe) from an endpoint's first-token top log-probs, matching token text (no tokenizer here)."""
+    lp_unsafe: list[float] = []
+    lp_safe: list[float] = []
+    for entry in top_logprobs:
+        text = str(entry.get("token", "")).strip().lower()
+        if not text:
+            continue
+        if "safe".startswith(text):
+            lp_safe.append(entry["logprob"])
+        elif "unsafe".startswith(text):
+            lp_unsafe.append(entry["logprob"])
+
+    def merged(lps: list[float]) -> float | None:
+        return math.log(sum(math.exp(x) for x in lps)) if lps else None
+
+    return two_way_p(merged(lp_unsafe), merged(lp_safe))
+
+
+class OpenAIBackend:
+    """An OpenAI-compatible ``/v1/chat/completions`` endpoint over stdlib urllib: concurrency, retries, back-off.
+
+    The API key is read from the environment variable named by ``--api-key-env`` and only ever sent in the
+    Authorization header.
+    """
+
+    name = "openai"
+    _RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
+
+    def __init__(
+        self,
+        api_base: str,
+        api_model: str,
+        api_key_env: str | None,
+        concurrency: int,
+        retries: int,
+        backoff: float,
+        timeout: float,
+        tokenizer=None,
+    ):
+        base = api_base.rstrip("/")
+        self.url = (
+            base if base.endswith("/chat/completions") else base.removesuffix("/v1") + "/v1/chat/completions"
+        )
+        self.model = api_model
+        self._key = None
+        if api_key_env:
+            self._key = os.environ.get(api_key_env)
+            if not self._key:
+                raise EvalError(f"environment variable {api_key_env} (named by --api-key-env) is not set")
+        self.concurrency, self.retries, self.backoff, self.timeout = concurrency, retries, backoff, timeout
+        self.tokenizer = tokenizer  # optional: only counts tokens for prompt budgets
+
+    def _post(self, body: bytes) -> dict:
+        headers = {"Content-Type": "application/json"}
+        if self._key:
+            headers["Authorization"] = f"Bearer {self._key}"
+        last, reached = "", False
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(self.backoff * 2 ** (attempt - 1) * (1 + random.random() / 4))
+            request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as resp:
+                    return json.loads(resp.read().decode("utf-8"))
+            except urllib.error.HTTPError as err:
+                if err.code not in self._RETRY_STATUS:
+                    detail = err.read().decode("utf-8", "replace")[:200]
+                    raise EvalError(f"{self.url} answered HTTP {err.code}: {detail}") from None
+                last, reached = f"HTTP {err.code}", True
+            except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
+                last = _first_line(getattr(err, "reason", err) or err)
+            except json.JSONDecodeError:
+                raise EvalError(f"{self.url} answered with invalid JSON") from None
+        state = "still failing" if reached else "unreachable"
+        raise EvalError(f"endpoint {self.url} {state} after {self.retries + 1} attempt(s): {last}")
+
+    def _one(self, messages: Messages, max_new_tokens: int, want_p: bool) -> Generation:
+        payload = {"model": self.model, "messages": messages, "temperature": 0, "max_tokens": max_new_tokens}
+        if want_p:
+            payload |= {"logprobs": True, "top_logprobs": 20}
+        data = self._post(json.dumps(payload).encode("utf-8"))
+        try:
+            choice = data["choices"][0]
+            text = choice["message"].get("content") or ""
+        except (KeyError, IndexError, TypeError, AttributeError):
+            raise EvalError(f"{self.url} answered without choices[0].message: {str(data)[:200]}") from None
+        p = None
+        content = ((choice.get("logprobs") or {}).get("content")) or []
+        if want_p and content:
+            p = _verdict_mass(content[0].get("top_logprobs") or [])
+        return Generation(text, p)
+
+    def generate(self, prompts: Sequence[Messages], max_new_tokens: int, want_p: bool) -> list[Generation]:
+        with concurrent.futures.ThreadPoolExecutor(self.concurrency) as pool:
+            futures = [pool.submit(self._one, m, max_new_tokens, want_p) for m in prompts]
+            try:
+                for fut in tqdm(
+                    concurrent.futures.as_completed(futures), total=len(futures), desc="api", unit="item"
+                ):
+                    fut.result()
+            except BaseException:
+                for fut in futures:
+                    fut.cancel()
+                raise
+        return [f.result() for f in futures]

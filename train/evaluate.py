@@ -1,0 +1,255 @@
+"""Evaluate a guardian model on MCIP data: the paper's metrics, honest baselines, plots and a report.
+
+    python train/evaluate.py --model runs/smollm2-lora --data data/mcip --split test --output runs/eval
+    python train/evaluate.py --config eval.yaml --limit 50
+    python train/evaluate.py --backend openai --api-base http://host:8000/v1 --api-model NAME \\
+        --api-key-env MY_KEY --protocol paper --data bench.jsonl --output runs/eval-api
+
+Modes (guardian protocol, transformers backend): ``fast`` reads P(unsafe) and the choice letter from one
+teacher-forced forward pass per example (``train/scoring.py``); ``generate`` decodes the answer greedily and
+parses it with ``mcip.verdict.parse_verdict``; ``both`` runs the two on the same prompts. The paper protocol
+and the vllm/openai backends generate only.
+
+Outputs in ``--output``: ``metrics.json`` (the mode run; ``generate`` when ``--mode both``, whose fast results
+go to ``metrics_fast.json``), ``predictions.jsonl`` (``predictions_fast.jsonl``), ``confusion_matrix*.png``,
+``per_class_f1*.png`` and ``report.md``. The metrics files are written last, so a failed run never replaces
+a finished ``metrics.json``.
+
+``--seed`` picks the ``--limit`` subset (a seeded sample, kept in data order, so a small run still sees every
+class), the wrong answers shown in the report, and vLLM's seed; decoding is greedy. Bad input exits with
+code 2 and a one-line error naming what and where.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, get_args, get_type_hints
+
+import yaml
+from trl import TrlParser
+
+if not __package__:  # run as a script: import from the repository root, not train/ (its names would shadow)
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+from mcip.prompt import approx_tokens, build_paper_prompt, build_prompt
+from mcip.record import RecordError, Trajectory, from_row, load_jsonl
+from train.backends import (
+    EvalError,
+    OpenAIBackend,
+    TransformersBackend,
+    VLLMBackend,
+    load_tokenizer,
+    prompt_config,
+)
+from train.metrics import Prediction, baselines, compute_metrics
+from train.models import TemplateError
+from train.report import ModeResult, write_outputs
+from train.scoring import ScoringError
+
+
+@dataclass
+class EvalConfig:
+    data: str = field(
+        metadata={"help": "a save_to_disk DatasetDict folder, or a .jsonl file of trajectory records"}
+    )
+    output: str = field(
+        metadata={"help": "output folder for metrics.json, predictions.jsonl, report.md, plots"}
+    )
+    model: str | None = field(default=None, metadata={"help": "model folder, LoRA adapter folder or Hub id"})
+    split: str = field(default="test", metadata={"help": "split of a DatasetDict folder"})
+    protocol: Literal["guardian", "paper"] = field(
+        default="guardian", metadata={"help": "guardian answer format, or the paper's multiple choice"}
+    )
+    backend: Literal["transformers", "vllm", "openai"] = "transformers"
+    mode: Literal["fast", "generate", "both"] = field(
+        default="generate", metadata={"help": "fast: one forward pass per example (guardian, transformers)"}
+    )
+    limit: int | None = field(
+        default=None, metadata={"help": "evaluate a seeded sample of this many records"}
+    )
+    batch_size: int = 8
+    max_new_tokens: int | None = field(default=None, metadata={"help": "default: 64 guardian, 384 paper"})
+    api_base: str | None = field(
+        default=None, metadata={"help": "OpenAI-compatible base URL, e.g. http://h:8000/v1"}
+    )
+    api_model: str | None = field(
+        default=None, metadata={"help": "model name the endpoint serves (default --model)"}
+    )
+    api_key_env: str | None = field(
+        default=None, metadata={"help": "environment variable holding the API key"}
+    )
+    concurrency: int = field(default=4, metadata={"help": "parallel requests to the endpoint"})
+    api_retries: int = 5
+    api_backoff: float = field(
+        default=1.0, metadata={"help": "first retry delay in seconds; doubles each retry"}
+    )
+    api_timeout: float = 120.0
+    seed: int = 42
+
+
+@dataclass(frozen=True)
+class Example:
+    id: str
+    label: str
+    trajectory: Trajectory
+
+
+def parse_config(argv: list[str] | None = None) -> EvalConfig:
+    try:
+        (cfg,) = TrlParser(EvalConfig).parse_args_and_config(argv)
+    except (ValueError, yaml.YAMLError) as err:  # unknown keys in the config file or on the command line
+        raise EvalError(f"bad arguments: {err}") from None
+    hints = get_type_hints(EvalConfig)
+    for name in ("protocol", "backend", "mode"):  # a config file's values skip argparse's choices check
+        if getattr(cfg, name) not in get_args(hints[name]):
+            raise EvalError(
+                f"{name}: {getattr(cfg, name)!r} is not one of {', '.join(get_args(hints[name]))}"
+            )
+    if cfg.mode != "generate" and (cfg.protocol != "guardian" or cfg.backend != "transformers"):
+        raise EvalError(f"--mode {cfg.mode} needs --protocol guardian and --backend transformers")
+    if cfg.backend == "openai" and not (cfg.api_base and (cfg.api_model or cfg.model)):
+        raise EvalError("--backend openai needs --api-base and --api-model")
+    if cfg.backend != "openai" and not cfg.model:
+        raise EvalError(f"--backend {cfg.backend} needs --model")
+    if min(cfg.batch_size, cfg.concurrency, cfg.limit or 1, cfg.max_new_tokens or 1) < 1:
+        raise EvalError("--batch-size, --concurrency, --limit and --max-new-tokens must be positive")
+    return cfg
+
+
+def _from_dataset(data: str, split: str) -> list[Example]:
+    from datasets import DatasetDict, load_from_disk
+
+    try:
+        ds = load_from_disk(data)
+    except (FileNotFoundError, ValueError) as err:
+        raise EvalError(f"{data}: not a dataset saved with save_to_disk ({err})") from None
+    if isinstance(ds, DatasetDict):
+        if split not in ds:
+            raise EvalError(f"{data}: no split {split!r} (splits: {', '.join(ds)})")
+        ds = ds[split]
+    missing = {"id", "label", "trajectory"} - set(ds.column_names)
+    if missing:
+        raise EvalError(f"{data}[{split}]: missing column(s) {', '.join(sorted(missing))}")
+    out = []
+    for i, row in enumerate(ds.select_columns(["id", "label", "trajectory"])):
+        traj = from_row(row, f"{data}[{split}] row {i} (id {row['id']})")
+        out.append(Example(str(row["id"]), row["label"], traj))
+    return out
+
+
+def load_examples(data: str, split: str, limit: int | None, seed: int) -> list[Example]:
+    """Labelled trajectories from a dataset folder or a JSONL file; a seeded sample of ``limit`` of them."""
+    path = Path(data)
+    if path.is_dir():
+        examples = _from_dataset(data, split)
+    elif path.is_file():
+        examples = []
+        for i, traj in enumerate(load_jsonl(path), 1):
+            if traj.label is None:
+                raise EvalError(
+                    f"{data}: record {i} (id {traj.id}): field label: missing; evaluation needs labels"
+                )
+            examples.append(Example(traj.id or f"record-{i}", traj.label, traj))
+    else:
+        raise EvalError(f"{data}: no such dataset folder or JSONL file")
+    if not examples:
+        raise EvalError(f"{data}: no records")
+    if limit and limit < len(examples):
+        examples = [examples[i] for i in sorted(random.Random(seed).sample(range(len(examples)), limit))]
+    return examples
+
+
+def make_backend(cfg: EvalConfig):
+    if cfg.backend == "transformers":
+        return TransformersBackend(cfg.model, cfg.batch_size)
+    if cfg.backend == "vllm":
+        return VLLMBackend(cfg.model, cfg.seed)
+    tokenizer = load_tokenizer(cfg.model) if cfg.model and Path(cfg.model).is_dir() else None
+    return OpenAIBackend(
+        cfg.api_base,
+        cfg.api_model or cfg.model,
+        cfg.api_key_env,
+        cfg.concurrency,
+        cfg.api_retries,
+        cfg.api_backoff,
+        cfg.api_timeout,
+        tokenizer,
+    )
+
+
+def evaluate(cfg: EvalConfig) -> list[ModeResult]:
+    examples = load_examples(cfg.data, cfg.split, cfg.limit, cfg.seed)
+    backend = make_backend(cfg)
+    pcfg = prompt_config(cfg.model)
+    tok = backend.tokenizer
+    count = (lambda s: len(tok(s, add_special_tokens=False).input_ids)) if tok is not None else approx_tokens
+    guardian = cfg.protocol == "guardian"
+    prompts = [
+        build_prompt(ex.trajectory, pcfg.style, pcfg.budget_tokens, count)
+        if guardian
+        else build_paper_prompt(ex.trajectory, pcfg.budget_tokens, count)
+        for ex in examples
+    ]
+    if isinstance(backend, TransformersBackend):
+        backend.warm_up(prompts[0])
+    runs, speed = [], {}
+    for mode in ("fast", "generate") if cfg.mode == "both" else (cfg.mode,):
+        start = time.perf_counter()
+        if mode == "fast":
+            preds = [
+                Prediction.from_fast(ex.id, ex.label, p, lb)
+                for ex, (p, lb) in zip(examples, backend.fast(prompts))
+            ]
+        else:
+            gens = backend.generate(prompts, cfg.max_new_tokens or (64 if guardian else 384), want_p=guardian)
+            preds = [
+                Prediction.from_answer(ex.id, ex.label, g.text, g.p_unsafe) for ex, g in zip(examples, gens)
+            ]
+        seconds = time.perf_counter() - start
+        speed[mode] = {"examples_per_second": round(len(preds) / seconds, 4), "seconds": round(seconds, 3)}
+        runs.append((mode, preds))
+    meta = {
+        "model": cfg.model or cfg.api_model,
+        "data": cfg.data,
+        "split": cfg.split if Path(cfg.data).is_dir() else None,
+        "protocol": cfg.protocol,
+        "backend": backend.name,
+        "prompt_style": pcfg.style if guardian else "paper",
+        "budget_tokens": pcfg.budget_tokens,
+    }
+    results = []
+    for mode, preds in runs:
+        metrics = {**meta, "mode": mode, **compute_metrics(preds)}
+        metrics["baselines"] = baselines(preds, with_scores="auprc" in metrics["unsafe"])
+        metrics["speed"] = speed
+        results.append(ModeResult(mode, preds, metrics))
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        cfg = parse_config(argv)
+        results = evaluate(cfg)
+        primary = "generate" if cfg.mode == "both" else cfg.mode
+        write_outputs(cfg.output, results, primary, cfg.seed)
+    except (EvalError, RecordError, ScoringError, TemplateError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for r in results:
+        m = r.metrics
+        rr = m.get("risk_resistance", {})
+        print(
+            f"{r.mode}: n={m['n']} RR acc {rr.get('accuracy', '-')} macro-F1 {rr.get('macro_f1', '-')} | "
+            f"SA acc {m['safety_awareness']['accuracy']} macro-F1 {m['safety_awareness']['macro_f1']} | "
+            f"parse failures {m['parse_failure_rate']} | {m['speed'][r.mode]['examples_per_second']} ex/s"
+        )
+    print(f"wrote {Path(cfg.output) / 'metrics.json'} and report.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
