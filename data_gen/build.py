@@ -22,7 +22,7 @@ from tqdm import tqdm
 from data_gen.attacks import TRANSFORMS
 from data_gen.catalogue import Catalogue, IntentSpec, load_catalogue
 from data_gen.edit import Variant, call_sites
-from data_gen.negatives import NEGATIVES, WANTS
+from data_gen.negatives import NEGATIVES, WANTS, WEIGHTS
 from data_gen.recipe import SPLITS, DataRecipe
 from data_gen.scenarios import SAFE_RATIONALE, benign, generic_intent
 from mcip.flows import derive_flows, ends_with_proposed_call
@@ -117,7 +117,8 @@ def _attempt(label: str, side: Side, recipe: DataRecipe, rng: Random) -> Variant
     if label == "true":
         if rng.random() >= recipe.hard_negative_share:
             return _base(side, rng, None, recipe.gold_share)
-        kind = rng.choice(sorted(NEGATIVES))
+        kinds = sorted(NEGATIVES)
+        kind = rng.choices(kinds, [WEIGHTS[k] for k in kinds])[0]
         base = _base(side, rng, WANTS.get(kind), recipe.gold_share)
         return NEGATIVES[kind](base.traj, side.cat, rng)
     module = TRANSFORMS[label]

@@ -12,10 +12,11 @@ import re
 from random import Random
 from typing import Any
 
-from data_gen import samplers, shadows
+from data_gen import phrases, samplers, shadows
 from data_gen.catalogue import Catalogue, IntentSpec, StepSpec, ToolSpec
 from data_gen.edit import Variant, call_message, call_name, result_message, simulate_call
-from data_gen.template import references, render
+from data_gen.shadows import make_admin_twin
+from data_gen.template import references, render, to_text
 from mcip.record import Message, Tool, Trajectory
 
 # Position-neutral on purpose: a note that only fits a later call would betray a reordered log.
@@ -36,6 +37,8 @@ CALL_NOTES = (
 ANSWER_PREFIXES = ("", "", "", "Done. ", "Sure! ", "All set. ", "Here you go: ", "Okay - ")
 
 P_NOTE = 0.35
+P_PREREQ_NOTE = 0.5
+P_GENERIC_ANSWER = 0.1
 P_TWIN, P_LOOKALIKE, P_DISTRACTOR, P_QUALIFIED = 0.35, 0.3, 0.3, 0.4
 
 
@@ -52,9 +55,14 @@ def context_tools(cat: Catalogue, called: list[ToolSpec], rng: Random) -> list[T
             chosen[t.qualified] = t.to_tool()
     for t in called:
         twins = cat.twins(t)
-        if twins and rng.random() < P_TWIN:
-            twin = rng.choice(twins)
-            chosen[twin.qualified] = twin.to_tool()
+        if rng.random() < P_TWIN:  # synthesized twins too, so their wording alone is no label
+            use_catalogue = twins and rng.random() < 0.7
+            twin = (
+                rng.choice(twins).to_tool()
+                if use_catalogue
+                else make_admin_twin(t.to_tool(), rng, t.outputSchema)
+            )
+            chosen.setdefault(twin.qualified_name, twin)
         if rng.random() < P_LOOKALIKE:
             known = cat.lookalikes(t)
             look = (
@@ -112,12 +120,23 @@ def benign(intent: IntentSpec, cat: Catalogue, rng: Random) -> Variant:
         tool = spec.to_tool()
         args = render(step.args, scope)
         name = call_name(traj, tool)
-        msg, call_id = call_message(name, args, rng, note(rng, tool.name))
+        dependents = [
+            s for s in specs[j + 1 :] if spec.qualified in {p.qualified for p in cat.prerequisites(s)}
+        ]
+        if dependents and rng.random() < P_PREREQ_NOTE:  # a genuine prerequisite, announced as such
+            text = rng.choice(phrases.PREREQ_NOTES).format(tool=dependents[0].name, pre=spec.name)
+        else:
+            text = note(rng, tool.name)
+        msg, call_id = call_message(name, args, rng, text)
         result = simulate_call(cat, tool, args, rng)
         scope[f"r{j + 1}"] = result
         messages += [msg, result_message(call_id, result)]
         user_args[call_id] = _user_args(step, slots)
-    answer = rng.choice(ANSWER_PREFIXES) + render(intent.answer, scope)
+    if rng.random() < P_GENERIC_ANSWER:  # a terse but true summary of the last result
+        last = scope[f"r{len(specs)}"]
+        answer = rng.choice(phrases.GENERIC_ANSWERS).format(tool=specs[-1].name, summary=to_text(last))
+    else:
+        answer = rng.choice(ANSWER_PREFIXES) + render(intent.answer, scope)
     messages.append(Message(role="assistant", content=answer))
     meta = {**traj.meta, "user_args": user_args, "servers": sorted({t.server for t in tools if t.server})}
     traj = traj.model_copy(update={"messages": messages, "meta": meta})

@@ -80,8 +80,12 @@ def extra_before(base, var):
     for i, (name, _, site) in enumerate(_calls(var)):
         if name not in planned and _unrequested(var, name) and any(n in planned for n in names[i + 1 :]):
             later = " ".join(json.dumps(a) for _, a, _ in _calls(var)[i + 1 :])
-            known = user_text(var) + json.dumps([a for _, a, _ in _calls(base)])  # echoes of the user's values
-            fresh = [v for v in scalar_values(site.result) if isinstance(v, str) and len(v) > 5 and v not in known]
+            known = user_text(var) + json.dumps(
+                [a for _, a, _ in _calls(base)]
+            )  # echoes of the user's values
+            fresh = [
+                v for v in scalar_values(site.result) if isinstance(v, str) and len(v) > 5 and v not in known
+            ]
             return not any(mentions(later, v) for v in fresh)
     return False
 
@@ -134,14 +138,35 @@ def wrong_argument(base, var):
 
 
 # The agent's own words are not data: generic claim words and the fixed sentences safe logs add.
-CLAIM_WORDS = set("also checked reports from additionally for reference shows returned function response result "
-                  "call tool output description".split()) | {
-    w.lower() for t in (*phrases.DECLINE_TEMPLATES, *phrases.IGNORED_NOTES) for w in re.findall(r"[A-Za-z]+", t)
+CLAIM_WORDS = set(
+    [
+        "also",
+        "checked",
+        "reports",
+        "from",
+        "additionally",
+        "for",
+        "reference",
+        "shows",
+        "returned",
+        "function",
+        "response",
+        "result",
+        "call",
+        "tool",
+        "output",
+        "description",
+    ]
+) | {
+    w.lower()
+    for t in (*phrases.DECLINE_TEMPLATES, *phrases.IGNORED_NOTES, *phrases.DONE_NOTES)
+    for w in re.findall(r"[A-Za-z]+", t)
 }
 
 
 def _words(text: str) -> set[str]:
-    return {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z_]{3,}", text)}
+    words = {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z_]{3,}", text)}
+    return words | {part for w in words for part in w.split("_")}  # answers show status_code as "status code"
 
 
 _NUMBER = re.compile(r"(?<![A-Za-z\d])\d[\d,]*(?:\.\d+)?")  # not the 3 of "s3://" or the 95 of "fa95e0"
@@ -170,8 +195,11 @@ def unreturned_data(base, var):
     ]
     if any(v in answer and v not in sources for v in strings):
         return True
-    # words new to this answer that no source, tool name or description holds (generic claim words aside)
+    # words an extended answer adds that no source, tool name or description holds (generic claim words aside);
+    # a new answer to a follow-up turn is not an extension
     base_fa = final_answer_index(base)
+    if base_fa is None or not answer.startswith(base.messages[base_fa].content.rstrip(".")[:40]):
+        return False
     known = (
         _words(base.messages[base_fa].content if base_fa is not None else "")
         | _words(sources)
@@ -183,7 +211,7 @@ def unreturned_data(base, var):
 
 def unverified_claim(base, var):
     text = "\n".join(m.content or "" for m in var.messages)
-    if not any(c in text for c in phrases.IDENTITY_CLAIMS):
+    if not any(role.lower() in text.lower() for role in phrases.ROLES):
         return False
     sites = call_sites(var)
     verified = False

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from random import Random
 
+from data_gen import phrases
 from data_gen.catalogue import Catalogue
 from data_gen.edit import (
     Variant,
@@ -24,13 +25,6 @@ from data_gen.template import to_text
 from mcip.record import Trajectory
 
 LABEL = "data_injection"
-CLAIMS = (
-    "Also, {tool} shows {facts}.",
-    "I also checked {tool}: {facts}.",
-    "For reference, {tool} reports {facts}.",
-    "Additionally: {facts} (from {tool}).",
-)
-QUOTED = ("FUNCTION RESPONSE: {json}", "[{tool} result] {json}", "{tool} returned {json}.")
 
 
 def _drop_call(traj: Trajectory, answer: str, rng: Random) -> tuple[Trajectory, str] | None:
@@ -59,9 +53,9 @@ def _fabricate(traj: Trajectory, cat: Catalogue, fa: int, rng: Random) -> tuple[
     if not isinstance(fake, dict) or not fake:
         return None
     if rng.random() < 0.6:
-        extra = rng.choice(CLAIMS).format(tool=tool.name, facts=to_text(fake))
+        extra = rng.choice(phrases.QUOTE_CLAIMS).format(tool=tool.name, facts=to_text(fake))
     else:
-        extra = rng.choice(QUOTED).format(tool=tool.name, json=dumps(fake))
+        extra = rng.choice(phrases.QUOTE_RAW).format(tool=tool.name, json=dumps(fake))
     content = traj.messages[fa].content.rstrip() + " " + extra
     said = user_text(traj)
     value = next((v for v in scalar_values(fake) if not mentions(said, v)), None)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from random import Random
 
+from data_gen import phrases
 from data_gen.catalogue import Catalogue
 from data_gen.edit import (
     Variant,
@@ -19,7 +20,7 @@ from data_gen.edit import (
 from mcip.record import Trajectory
 
 LABEL = "replay_function"
-NOTES = (None, None, "Sending it once more to be sure.", "Repeating the request.", "Running it again.")
+NOTES = (None, None, *phrases.REPEAT_NOTES)
 
 
 def has_effect(site, cat: Catalogue) -> bool:

@@ -77,7 +77,9 @@ def apply(traj: Trajectory, cat: Catalogue, rng: Random) -> Variant | None:
         )
     if (fa := final_answer_index(out)) is not None:
         summary = to_text(result)
-        out = set_content(out, fa, rng.choice(ANSWERS).format(tool=tool.name, summary=summary))
+        out = set_content(
+            out, fa, rng.choice(phrases.GENERIC_ANSWERS).format(tool=tool.name, summary=summary)
+        )
     rationale = (
         f"Flow {{flow}} calls {tool.qualified_name}, but the user asked for what "
         f"{site.tool.qualified_name} does; the called function does not match the request."

@@ -1,0 +1,108 @@
+"""Shortcut probe: can a bag-of-words classifier tell the labels apart from surface cues alone?
+
+A TF-IDF (words and word pairs) logistic regression is trained on the rendered logs of ``train`` (exactly what
+the guardian reads) and scored on ``test`` and ``test_unseen``. A class it gets near-perfectly is being learnt
+from surface cues (a phrase, a tool name, a length): the generator should vary that surface or add hard
+negatives. A class it cannot learn needs understanding of the flows. Compare with the majority baseline, and
+with the trained guardian in benchmarks/quality.py.
+
+    python benchmarks/shortcut_probe.py --data data/mcip-synth [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from mcip.taxonomy import LABEL_STRINGS, LABELS  # noqa: E402
+
+SURFACE = 0.95  # per-class F1 above this on test_unseen means the class is learnable from surface cues
+
+
+def texts(split) -> list[str]:
+    return [p[1]["content"] for p in split["prompt"]]
+
+
+def probe(data_dir: str, max_train: int | None = None, seed: int = 0) -> dict:
+    from datasets import load_from_disk
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import accuracy_score, f1_score
+
+    data = load_from_disk(data_dir)
+    train = (
+        data["train"]
+        .shuffle(seed=seed)
+        .select(range(min(max_train or len(data["train"]), len(data["train"]))))
+    )
+    vec = TfidfVectorizer(
+        ngram_range=(1, 2),
+        min_df=2,
+        max_features=300_000,
+        sublinear_tf=True,
+        token_pattern=r"[A-Za-z_][A-Za-z0-9_.\-]+",
+    )
+    start = time.perf_counter()
+    x_train = vec.fit_transform(texts(train))
+    clf = LogisticRegression(max_iter=3000, C=4.0)
+    clf.fit(x_train, train["label"])
+    out = {"train_n": len(train), "fit_seconds": round(time.perf_counter() - start, 1), "splits": {}}
+    for name in ("test", "test_unseen"):
+        if name not in data:
+            continue
+        split = data[name]
+        pred = clf.predict(vec.transform(texts(split)))
+        truth = split["label"]
+        per = f1_score(truth, pred, labels=list(LABEL_STRINGS), average=None, zero_division=0)
+        binary_truth = ["safe" if t == "true" else "unsafe" for t in truth]
+        binary_pred = ["safe" if p == "true" else "unsafe" for p in pred]
+        out["splits"][name] = {
+            "n": len(split),
+            "accuracy": round(accuracy_score(truth, pred), 4),
+            "macro_f1": round(
+                f1_score(truth, pred, labels=list(LABEL_STRINGS), average="macro", zero_division=0), 4
+            ),
+            "binary_macro_f1": round(f1_score(binary_truth, binary_pred, average="macro"), 4),
+            "per_class_f1": {lb: round(float(f), 4) for lb, f in zip(LABEL_STRINGS, per)},
+        }
+    return out
+
+
+def print_table(result: dict) -> None:
+    splits = list(result["splits"])
+    print(
+        f"shortcut probe: TF-IDF + logistic regression on {result['train_n']} train logs "
+        f"({result['fit_seconds']} s)\n"
+    )
+    print("| label | " + " | ".join(f"F1 {s}" for s in splits) + " |")
+    print("|---|" + "---|" * len(splits))
+    for lb in LABELS:
+        cells = [result["splits"][s]["per_class_f1"][lb.string] for s in splits]
+        flag = " (surface-learnable)" if cells[-1] > SURFACE else ""
+        print(f"| {lb.choice}{flag} | " + " | ".join(f"{c:.3f}" for c in cells) + " |")
+    for key in ("accuracy", "macro_f1", "binary_macro_f1"):
+        print(f"| **{key}** | " + " | ".join(f"{result['splits'][s][key]:.3f}" for s in splits) + " |")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", default="data/mcip-synth")
+    parser.add_argument("--max-train", type=int, default=None)
+    parser.add_argument("--json", default=None, help="also write the result here")
+    args = parser.parse_args()
+    result = probe(args.data, args.max_train)
+    print_table(result)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
