@@ -202,7 +202,12 @@ def inline(text: str, limit: int = 80) -> str:
     return dumps_inline(text)
 
 
-def render_flow(n: int, flow: Flow) -> str:
+def render_flow(n: int, flow: Flow, compact: bool = False) -> str:
+    """One numbered flow. ``compact`` keeps sender, recipient and a non-default subject: the information type and
+    principle follow from the flow's kind and its data line, and small models pay for every token."""
+    if compact:
+        subject = "" if flow.subject == "user" else f" | subject: {inline(flow.subject)}"
+        return f"{n}. {inline(flow.sender)} -> {inline(flow.recipient)}{subject}"
     return (
         f"{n}. {inline(flow.sender)} -> {inline(flow.recipient)} | subject: {inline(flow.subject)} | "
         f"{inline(flow.info_type, 160)} | {flow.principle}"

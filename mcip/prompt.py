@@ -2,7 +2,9 @@
 
 Prompt: a system policy (the label choices, with definitions in the ``full`` style) and a user message that
 holds the rendered trajectory: the tool list and the numbered MCI log, each flow followed by the data it
-carried (the transcript, interleaved with the log).
+carried (the transcript, interleaved with the log). The ``full`` style shows each flow's whole 5-tuple and the
+tools' signatures; ``compact`` (for small models, about a third fewer tokens) shows sender -> recipient and a
+non-default subject, since information type and principle follow from the flow's kind and its data.
 
 Everything taken from the trajectory is untrusted. It is rendered on indented lines as JSON (strings
 quoted, newlines escaped), and names are quoted unless they are plain identifiers, so no trajectory text
@@ -132,15 +134,16 @@ def _privilege(tool) -> str:
     return ""
 
 
-def _layout(traj: Trajectory, flows: list[Flow], tools: list) -> list[str | _Field]:
+def _layout(traj: Trajectory, flows: list[Flow], tools: list, compact: bool) -> list[str | _Field]:
     parts: list[str | _Field] = [TOOLS_BEGIN]
-    for tool in tools:
-        parts.append(f"- {inline(tool.qualified_name)}{_privilege(tool)} ({_signature(tool.inputSchema)})")
+    for tool in tools:  # compact: no signature (the calls show their arguments)
+        signature = "" if compact else f" ({_signature(tool.inputSchema)})"
+        parts.append(f"- {inline(tool.qualified_name)}{_privilege(tool)}{signature}")
         if tool.description:
             parts.append(_Field(tool.description))
     parts += [TOOLS_END, LOG_BEGIN]
     for n, flow in enumerate(flows, 1):
-        parts.append(render_flow(n, flow))
+        parts.append(render_flow(n, flow, compact))
         msg = traj.messages[flow.message]
         call = next((c for c in msg.tool_calls or () if c.id == flow.call_id), None)
         if call is not None:
@@ -182,16 +185,18 @@ def render_trajectory(
     budget_tokens: int | None = None,
     count_tokens: TokenCounter = approx_tokens,
     flows: list[Flow] | None = None,
+    compact: bool = False,
 ) -> str:
     """The user-message body: tools, MCI log with contents, and notes. Fits ``budget_tokens`` if given.
 
     Long fields are cut first (water-filling: the longest shrink first); if the skeleton alone is over
-    budget, tools that no call refers to are left out. Flows are never dropped.
+    budget, tools that no call refers to are left out. Flows are never dropped. ``compact`` renders flows as
+    sender -> recipient (and a non-default subject) and tools without signatures (the compact style).
     """
     flows = flows if flows is not None else (traj.flows or derive_flows(traj))
     notes = [PROPOSED_NOTE] if ends_with_proposed_call(traj) else []
     tools = list(traj.tools)
-    parts = _layout(traj, flows, tools)
+    parts = _layout(traj, flows, tools, compact)
     text, _ = _assemble(parts, None, notes)
     if budget_tokens is None or count_tokens(text) <= budget_tokens:
         return text
@@ -203,7 +208,7 @@ def render_trajectory(
             if len(kept) == len(tools):
                 break
             notes = notes + [f"Note: {len(tools) - len(kept)} tool(s) that no call uses are not shown."]
-            parts = _layout(traj, flows, kept)
+            parts = _layout(traj, flows, kept, compact)
         fields = [p for p in parts if isinstance(p, _Field)]
         skeleton, _ = _assemble(parts, 0, notes)
         room = budget_tokens - count_tokens(skeleton)
@@ -240,7 +245,7 @@ def build_prompt(
 
     ``budget_tokens`` bounds the user message; the system policy is fixed per style.
     """
-    body = render_trajectory(traj, budget_tokens, count_tokens)
+    body = render_trajectory(traj, budget_tokens, count_tokens, compact=style == "compact")
     return [
         {"role": "system", "content": system_policy(style)},
         {"role": "user", "content": f"{_USER_HEAD}\n{body}"},
