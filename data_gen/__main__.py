@@ -55,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     from data_gen.build import GenerationError
     from data_gen.catalogue import CatalogueError
     from data_gen.recipe import RecipeError
+    from data_gen.rewrite import RewriteError
     from mcip.record import RecordError
 
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -64,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         GenerationError,
         RecordError,
         OSError,
+        RewriteError,
     )
     try:
         if argv[:1] in (["-h"], ["--help"]):

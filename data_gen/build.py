@@ -101,8 +101,8 @@ def _choose_label(weights: dict[str, float], rng: Random) -> str:
     return rng.choices(labels, [weights[lb] for lb in labels])[0]
 
 
-def _base(side: Side, rng: Random, wants, gold_share: float) -> Variant:
-    if side.gold and wants is None and rng.random() < gold_share:
+def _base(side: Side, rng: Random, wants, recipe: DataRecipe) -> Variant:
+    if side.gold and wants is None and rng.random() < recipe.gold_share:
         traj = rng.choice(side.gold)
         return Variant(traj, "true", "gold", rationale=SAFE_RATIONALE)
     intents = side.intents_for(wants)
@@ -110,19 +110,22 @@ def _base(side: Side, rng: Random, wants, gold_share: float) -> Variant:
         raise GenerationError(
             f"no intent on the {side.name} side suits {getattr(wants, '__module__', wants)}"
         )
-    return benign(rng.choice(intents), side.cat, rng)
+    variant = benign(rng.choice(intents), side.cat, rng)
+    if recipe.rewrite.enabled and rng.random() < recipe.rewrite.share:  # before any transform: labels never
+        variant.traj = _WORKER["rewriter"].rewrite(variant.traj)  # depend on it
+    return variant
 
 
 def _attempt(label: str, side: Side, recipe: DataRecipe, rng: Random) -> Variant | None:
     if label == "true":
         if rng.random() >= recipe.hard_negative_share:
-            return _base(side, rng, None, recipe.gold_share)
+            return _base(side, rng, None, recipe)
         kinds = sorted(NEGATIVES)
         kind = rng.choices(kinds, [WEIGHTS[k] for k in kinds])[0]
-        base = _base(side, rng, WANTS.get(kind), recipe.gold_share)
+        base = _base(side, rng, WANTS.get(kind), recipe)
         return NEGATIVES[kind](base.traj, side.cat, rng)
     module = TRANSFORMS[label]
-    base = _base(side, rng, getattr(module, "wants", None), recipe.gold_share)
+    base = _base(side, rng, getattr(module, "wants", None), recipe)
     return module.apply(base.traj, side.cat, rng)
 
 
@@ -254,6 +257,11 @@ _WORKER: dict[str, Any] = {}
 def _init_worker(recipe_dict: dict[str, Any]) -> None:
     recipe = DataRecipe(**recipe_dict)
     _WORKER["recipe"] = recipe
+    if recipe.rewrite.enabled:
+        from data_gen.rewrite import Rewriter
+
+        rw = recipe.rewrite
+        _WORKER["rewriter"] = Rewriter(rw.api_base, rw.model, rw.api_key_env, rw.cache_dir)
     _WORKER["sides"] = make_sides(load_catalogue_for(recipe), recipe, load_gold(recipe))
 
 
@@ -392,6 +400,7 @@ def stats(rows: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
             "labels": dict(sorted(Counter(r["label"] for r in items).items())),
             "kinds": dict(sorted(Counter(r["kind"] for r in items).items())),
             "proposed_call": sum(r["proposed_call"] for r in items),
+            "rewritten": sum('"rewritten": true' in r["trajectory"] for r in items),
             "distinct_called_tools": len(tools),
             "distinct_servers": len(servers),
             "distinct_intents": len(intents),

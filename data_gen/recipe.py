@@ -65,6 +65,14 @@ class DataRecipe:
     write_jsonl: bool = True
     rewrite: RewriteConfig = field(default_factory=RewriteConfig)
 
+    @model_validator(mode="after")
+    def _rewrite_target(self) -> DataRecipe:
+        if self.rewrite.enabled and not self.rewrite.model:
+            raise ValueError(
+                "rewrite.enabled needs rewrite.model (an endpoint's model name or a local model path)"
+            )
+        return self
+
     @field_validator("label_weights")
     @classmethod
     def _labels(cls, value: dict[str, float]) -> dict[str, float]:
