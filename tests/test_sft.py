@@ -337,3 +337,38 @@ def test_smollm2_lora_lowers_validation_loss_and_answers_parse(smollm2_dir, tmp_
         gen = model.generate(**ids, max_new_tokens=24, do_sample=False)
         text = tok.decode(gen[0, ids["input_ids"].shape[1] :], skip_special_tokens=True)
         assert parse_verdict(text).ok, text
+
+
+def test_lora_top_layers_trains_only_the_top_blocks(tiny_model_dir, dataset, tmp_path):
+    out = tmp_path / "top"
+    _ok(
+        launch(
+            tiny_model_dir,
+            dataset,
+            out,
+            "--max_steps",
+            "1",
+            "--lora_top_layers",
+            "1",
+            "--eval_strategy",
+            "no",
+            "--save_strategy",
+            "no",
+        )
+    )
+    adapter = load_file(out / "adapter_model.safetensors")
+    assert adapter and all(".layers.1." in k for k in adapter), sorted(adapter)[
+        :4
+    ]  # the tiny model has 2 layers
+    proc = launch(
+        tiny_model_dir,
+        dataset,
+        tmp_path / "bad",
+        "--max_steps",
+        "1",
+        "--lora_top_layers",
+        "1",
+        "--lora_target_modules",
+        "all-linear",
+    )
+    assert proc.returncode != 0 and "lora_top_layers needs lora_target_modules as a list" in proc.stderr

@@ -85,15 +85,25 @@ def _model_kwargs(model_args: ModelConfig, training_args: GuardianSFTConfig) -> 
 def _peft_config(model_args: ModelConfig, training_args: GuardianSFTConfig):
     peft_config = get_peft_config(model_args)
     if peft_config is not None and training_args.lora_top_layers:
+        import dataclasses
+
         from transformers import AutoConfig
 
+        if isinstance(model_args.lora_target_modules, str) or not model_args.lora_target_modules:
+            raise DataError(
+                "lora_top_layers needs lora_target_modules as a list of module names (e.g. [q_proj, k_proj, "
+                "v_proj, o_proj, gate_proj, up_proj, down_proj]): PEFT cannot restrict 'all-linear' to some layers"
+            )
         n_layers = AutoConfig.from_pretrained(
             model_args.model_name_or_path,
             gguf_file=training_args.gguf_file,
             trust_remote_code=training_args.trust_remote_code,
         ).num_hidden_layers
         top = min(training_args.lora_top_layers, n_layers)
-        peft_config.layers_to_transform = list(range(n_layers - top, n_layers))
+        # replace() re-runs LoraConfig's own validation with the layers set
+        peft_config = dataclasses.replace(
+            peft_config, layers_to_transform=list(range(n_layers - top, n_layers))
+        )
     return peft_config
 
 

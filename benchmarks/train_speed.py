@@ -1,0 +1,220 @@
+"""Training throughput on CPU with SmolLM2-135M (LoRA): padded batches vs padding-free vs packing, and the CPU
+knobs of recipes/smollm2-135m/lora_cpu.yaml (bf16 autocast, LoRA on the top layers only).
+
+Each configuration trains a few steps in its own process (so peak memory is its own) on the same examples,
+rendered exactly as the CPU recipe renders them. Ratios are against the padded fp32 baseline measured in the
+same run: this machine is noisy, absolute numbers drift. Also prints the padding waste of the dataset.
+
+    python benchmarks/train_speed.py --data data/mcip-synth --steps 4 --batch 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+CONFIGS = {  # name: SFTConfig / recipe overrides
+    "padded fp32": {"bf16": False, "lora_top_layers": None},
+    "padded bf16": {"bf16": True, "lora_top_layers": None},
+    "padded bf16 top-10 LoRA": {"bf16": True, "lora_top_layers": 10},
+    "padding-free bf16 top-10": {"bf16": True, "lora_top_layers": 10, "padding_free": True},
+    "packing (bfd) bf16 top-10": {"bf16": True, "lora_top_layers": 10, "packing": True},
+}
+BASELINE = "padded fp32"
+
+
+def _examples(data: str, n: int, tokenizer, style: str, budget: int):
+    from datasets import load_from_disk
+
+    from train.data import prepare
+
+    split = load_from_disk(data)["train"].shuffle(seed=0).select(range(n))
+    return prepare(split, tokenizer, style, budget, True, None)
+
+
+def run_one(args) -> dict:
+    """Train ``args.steps`` steps with one configuration; report tokens/s and peak RSS."""
+    import torch
+    from peft import LoraConfig
+    from transformers import AutoConfig, AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    torch.set_num_threads(os.cpu_count() or 2)
+    cfg = CONFIGS[args.run_config]
+    tok = AutoTokenizer.from_pretrained(args.model)
+    data = _examples(args.data, args.batch * (args.steps + 1), tok, "compact", 300)
+    layers = AutoConfig.from_pretrained(args.model).num_hidden_layers
+    top = cfg.get("lora_top_layers")
+    modules = [
+        "q_proj",
+        "k_proj",
+        "v_proj",
+        "o_proj",
+        "gate_proj",
+        "up_proj",
+        "down_proj",
+    ]  # the CPU recipe's
+    peft = LoraConfig(
+        r=16,
+        lora_alpha=32,
+        lora_dropout=0.0,
+        target_modules=modules,
+        task_type="CAUSAL_LM",
+        layers_to_transform=list(range(layers - top, layers)) if top else None,
+    )
+    sft = SFTConfig(
+        output_dir=tempfile.mkdtemp(),
+        use_cpu=True,
+        bf16=cfg["bf16"],
+        gradient_checkpointing=False,
+        per_device_train_batch_size=args.batch,
+        max_steps=args.steps + 1,
+        learning_rate=1e-3,
+        # padding-free without packing leaves truncation to the data (the CPU recipe's fits 1024)
+        max_length=None if cfg.get("padding_free") else 1024,
+        packing=cfg.get("packing", False),
+        padding_free=cfg.get("padding_free", False),
+        report_to="none",
+        logging_steps=1,
+        save_strategy="no",
+        dataset_num_proc=1,
+        seed=0,
+    )
+    trainer = SFTTrainer(
+        model=args.model, args=sft, train_dataset=data, processing_class=tok, peft_config=peft
+    )
+    stamps: list[float] = []
+    tokens: list[int] = []
+
+    from transformers import TrainerCallback
+
+    class Clock(TrainerCallback):
+        def on_step_begin(self, *a, **k):
+            stamps.append(time.perf_counter())
+
+    trainer.add_callback(Clock())
+    original = trainer.training_step
+
+    def counting_step(model, inputs, *rest, **kw):
+        tokens.append(
+            int(inputs["attention_mask"].sum())
+            if "attention_mask" in inputs
+            else int(inputs["input_ids"].numel())
+        )
+        return original(model, inputs, *rest, **kw)
+
+    trainer.training_step = counting_step
+    trainer.train()
+    seconds = time.perf_counter() - stamps[1]  # the first step warms up (allocations, kernel selection)
+    trained = sum(tokens[1:])
+    peak = int(Path("/proc/self/status").read_text().split("VmHWM:")[1].split()[0]) / 1024
+    return {
+        "config": args.run_config,
+        "tokens": trained,
+        "seconds": round(seconds, 2),
+        "tokens_per_s": round(trained / seconds, 1),
+        "examples_per_s": round(args.batch * args.steps / seconds, 3),
+        "peak_rss_mb": round(peak),
+    }
+
+
+def padding_waste(data: str, model: str, batch: int, max_length: int, n: int = 2000) -> dict:
+    """Share of pad tokens in padded batches of the dataset (shuffled as the trainer does), at the recipe's setting."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(model)
+    rows = _examples(data, n, tok, "compact", 300)
+    lengths = [
+        min(
+            max_length,
+            len(
+                tok.apply_chat_template(r["prompt"] + r["completion"], tokenize=True, return_dict=True)[
+                    "input_ids"
+                ]
+            ),
+        )
+        for r in rows
+    ]
+    random.Random(0).shuffle(lengths)
+    padded = sum(
+        max(lengths[i : i + batch]) * len(lengths[i : i + batch]) for i in range(0, len(lengths), batch)
+    )
+    return {
+        "examples": len(lengths),
+        "mean_tokens": round(sum(lengths) / len(lengths)),
+        "max_tokens": max(lengths),
+        "pad_share": round(1 - sum(lengths) / padded, 3),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", default="data/mcip-synth")
+    parser.add_argument("--model", default=str(REPO / "models/smollm2-135m-instruct"))
+    parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--only", nargs="*", default=None, help="run these configurations only")
+    parser.add_argument("--run-config", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args()
+    if args.run_config:
+        print("RESULT " + json.dumps(run_one(args)))
+        return 0
+    results = {}
+    for name in args.only or CONFIGS:
+        cmd = [
+            sys.executable,
+            __file__,
+            "--run-config",
+            name,
+            "--data",
+            args.data,
+            "--model",
+            args.model,
+            "--steps",
+            str(args.steps),
+            "--batch",
+            str(args.batch),
+        ]
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, env={**os.environ, "TOKENIZERS_PARALLELISM": "false"}
+        )
+        line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
+        if line is None:
+            print(f"{name}: failed\n{proc.stderr[-2000:]}", file=sys.stderr)
+            return 1
+        results[name] = json.loads(line[7:])
+        print(f"  {name}: {results[name]['tokens_per_s']} tokens/s", file=sys.stderr)
+    base = results.get(BASELINE)
+    print(
+        f"\nLoRA training on CPU ({os.cpu_count()} cores), SmolLM2-135M, batch {args.batch}, {args.steps} timed steps\n"
+    )
+    print("| configuration | tokens/s | examples/s | peak RSS (MB) | speed vs padded fp32 |")
+    print("|---|---|---|---|---|")
+    for name, r in results.items():
+        ratio = f"{r['tokens_per_s'] / base['tokens_per_s']:.2f}x" if base else "-"
+        print(f"| {name} | {r['tokens_per_s']} | {r['examples_per_s']} | {r['peak_rss_mb']} | {ratio} |")
+    waste = padding_waste(args.data, args.model, args.batch, 1024)
+    print(
+        f"\npadding waste at batch {args.batch}, max_length 1024: {waste['pad_share']:.1%} of padded tokens are "
+        f"padding (mean {waste['mean_tokens']} tokens, max {waste['max_tokens']}, {waste['examples']} examples)"
+    )
+    if args.json:
+        Path(args.json).write_text(json.dumps({"results": results, "padding": waste}, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
