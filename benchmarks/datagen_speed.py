@@ -97,6 +97,7 @@ def main() -> int:
             f"{s['distinct_called_tools']} | {s['distinct_servers']} | {s['flows_mean']} / {s['flows_max']} |"
         )
     if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps({"one_core": core, "build": built}, indent=2) + "\n")
     return 0
 

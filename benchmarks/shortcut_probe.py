@@ -28,18 +28,11 @@ def texts(split) -> list[str]:
     return [p[1]["content"] for p in split["prompt"]]
 
 
-def probe(data_dir: str, max_train: int | None = None, seed: int = 0) -> dict:
-    from datasets import load_from_disk
+def fit(train):
+    """The probe: TF-IDF over words and word pairs of the rendered logs, then logistic regression."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import accuracy_score, f1_score
 
-    data = load_from_disk(data_dir)
-    train = (
-        data["train"]
-        .shuffle(seed=seed)
-        .select(range(min(max_train or len(data["train"]), len(data["train"]))))
-    )
     vec = TfidfVectorizer(
         ngram_range=(1, 2),
         min_df=2,
@@ -47,10 +40,19 @@ def probe(data_dir: str, max_train: int | None = None, seed: int = 0) -> dict:
         sublinear_tf=True,
         token_pattern=r"[A-Za-z_][A-Za-z0-9_.\-]+",
     )
+    clf = LogisticRegression(max_iter=3000, C=4.0).fit(vec.fit_transform(texts(train)), train["label"])
+    return vec, clf
+
+
+def probe(data_dir: str, max_train: int | None = None, seed: int = 0) -> dict:
+    from datasets import load_from_disk
+    from sklearn.metrics import accuracy_score, f1_score
+
+    data = load_from_disk(data_dir)
+    train = data["train"].shuffle(seed=seed)
+    train = train.select(range(min(max_train or len(train), len(train))))
     start = time.perf_counter()
-    x_train = vec.fit_transform(texts(train))
-    clf = LogisticRegression(max_iter=3000, C=4.0)
-    clf.fit(x_train, train["label"])
+    vec, clf = fit(train)
     out = {"train_n": len(train), "fit_seconds": round(time.perf_counter() - start, 1), "splits": {}}
     for name in ("test", "test_unseen"):
         if name not in data:
@@ -100,6 +102,7 @@ def main() -> int:
     result = probe(args.data, args.max_train)
     print_table(result)
     if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
     return 0
 

@@ -212,6 +212,7 @@ def main() -> int:
         f"padding (mean {waste['mean_tokens']} tokens, max {waste['max_tokens']}, {waste['examples']} examples)"
     )
     if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps({"results": results, "padding": waste}, indent=2) + "\n")
     return 0
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 
 def _umask() -> int:
@@ -53,3 +55,17 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def json_lines(fh, name: str) -> Iterator[tuple[str, Any, str | None]]:
+    """``(where, object, error)`` for each non-blank line of a JSON-lines stream: ``where`` is ``name:line``, and
+    ``error`` describes a line that is not JSON (the object is then None). Callers decide whether to stop or
+    collect errors; the reading and the message are the same everywhere."""
+    for lineno, line in enumerate(fh, 1):
+        if not line.strip():
+            continue
+        where = f"{name}:{lineno}"
+        try:
+            yield where, json.loads(line), None
+        except json.JSONDecodeError as err:
+            yield where, None, f"{where}: invalid JSON ({err.msg} at column {err.colno})"

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from mcip.io import atomic_write
+from mcip.io import atomic_write, json_lines
 from mcip.taxonomy import BINARY_LABELS, LABEL_STRINGS, is_valid_label
 
 Privilege = Literal["read", "write", "admin"]
@@ -260,14 +260,9 @@ def iter_jsonl(path: str | os.PathLike, max_errors: int = 20) -> Iterator[Trajec
     """Yield validated records; collect up to ``max_errors`` problems, then raise one RecordError listing them."""
     errors: list[str] = []
     with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as err:
-                errors.append(f"{where}: invalid JSON ({err.msg} at column {err.colno})")
+        for where, obj, error in json_lines(fh, str(path)):
+            if error:
+                errors.append(error)
             else:
                 try:
                     yield parse_record(obj, where)

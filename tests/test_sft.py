@@ -21,30 +21,26 @@ REPO = Path(__file__).resolve().parents[1]
 CPU_RECIPE = REPO / "recipes/smollm2-135m/lora_cpu.yaml"
 
 
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("sftdata") / "ds"
+def small_dataset(out: Path, train_size: int, validation_size: int = 16) -> Path:
+    """A train/validation dataset from the small data recipe (no held-out split needed here)."""
+    sizes = {
+        "train_size": train_size,
+        "validation_size": validation_size,
+        "test_size": 0,
+        "test_unseen_size": 0,
+    }
+    args = [str(x) for key, value in sizes.items() for x in (f"--{key}", value)]
     recipe = load_recipe(
         REPO / "recipes/data/small.yaml",
-        [
-            "--output_dir",
-            str(out),
-            "--train_size",
-            "96",
-            "--validation_size",
-            "16",
-            "--test_size",
-            "0",
-            "--test_unseen_size",
-            "0",
-            "--holdout_servers",
-            "[]",
-            "--num_proc",
-            "1",
-        ],
+        ["--output_dir", str(out), "--holdout_servers", "[]", "--num_proc", "1", *args],
     )
     build(recipe, progress=False)
     return out
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    return small_dataset(tmp_path_factory.mktemp("sftdata") / "ds", 96)
 
 
 def _env(tmp: Path, **extra: str) -> dict[str, str]:
@@ -270,29 +266,7 @@ def test_smollm2_lora_lowers_validation_loss_and_answers_parse(smollm2_dir, tmp_
     from mcip.verdict import parse_verdict
     from train.data import token_counter
 
-    data = tmp_path / "ds"
-    build(
-        load_recipe(
-            REPO / "recipes/data/small.yaml",
-            [
-                "--output_dir",
-                str(data),
-                "--train_size",
-                "320",
-                "--validation_size",
-                "16",
-                "--test_size",
-                "0",
-                "--test_unseen_size",
-                "0",
-                "--holdout_servers",
-                "[]",
-                "--num_proc",
-                "1",
-            ],
-        ),
-        progress=False,
-    )
+    data = small_dataset(tmp_path / "ds", 320)
     out = tmp_path / "run"
     _ok(
         launch(

@@ -14,6 +14,7 @@ from typing import Any
 
 from data_gen.importers.errors import ImporterError, fail
 from data_gen.importers.schema import input_schema
+from mcip.io import json_lines
 from mcip.record import RecordError, Trajectory, parse_record
 
 
@@ -33,17 +34,10 @@ def read_objects(path: str | os.PathLike) -> Iterator[tuple[int, str, Any]]:
             for index, obj in enumerate(items):
                 yield index, f"{path}[{index}]", obj
             return
-        index = 0
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ImporterError(f"{where}: invalid JSON ({err.msg} at column {err.colno})") from None
+        for index, (where, obj, error) in enumerate(json_lines(fh, str(path))):
+            if error:
+                raise ImporterError(error)
             yield index, where, obj
-            index += 1
 
 
 def require(obj: Any, key: str, kind: type | tuple[type, ...], where: str, parent: str = "") -> Any:

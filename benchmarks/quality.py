@@ -1,0 +1,293 @@
+"""Quality benchmark: does a guardian trained on our data recognise unsafe MCP behaviour, on tools it never saw?
+
+Trains SmolLM2-135M with the CPU LoRA recipe for a fixed budget and seed (the real ``accelerate launch
+train/sft.py``), evaluates checkpoints along the way with the real ``train/evaluate.py`` on ``test`` and
+``test_unseen``, and puts beside them, on the very same items: the majority and always-unsafe baselines, the
+shortcut probe (bag-of-words, benchmarks/shortcut_probe.py) and the zero-shot base model in both protocols.
+Prints the paper-protocol metrics (RR: 11-way accuracy / macro-F1; SA: binary accuracy / macro-F1), the gap
+between test and test_unseen, per-class recall and the false-positive rate on hard negatives.
+
+    python benchmarks/quality.py --data data/mcip-synth --steps 300 --eval-every 100 --n 200 --out runs/quality
+    python benchmarks/quality.py ... --no-rationale        # ablations: one flag each, same budget and seed
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from mcip.taxonomy import LABELS  # noqa: E402
+
+SPLITS = ("test", "test_unseen")
+RECIPE = REPO / "recipes/smollm2-135m/lora_cpu.yaml"
+
+
+def sh(cmd: list[str], log: Path) -> None:
+    """Run a pipeline stage; its output goes to ``log``; a failure stops the benchmark with the log's tail."""
+    with open(log, "a") as fh:
+        fh.write(f"\n$ {' '.join(cmd)}\n")
+        fh.flush()
+        proc = subprocess.run(
+            cmd,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+            env={**os.environ, "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1"},
+        )
+    if proc.returncode:
+        sys.exit(f"failed: {' '.join(cmd)}\n" + log.read_text()[-3000:])
+
+
+def evaluate(
+    model: str,
+    data: str,
+    split: str,
+    out: Path,
+    n: int,
+    mode: str,
+    protocol: str,
+    log: Path,
+    max_new: int | None = None,
+) -> dict:
+    if not (out / "metrics.json").is_file():
+        cmd = [
+            sys.executable,
+            "train/evaluate.py",
+            "--model",
+            model,
+            "--data",
+            data,
+            "--split",
+            split,
+            "--protocol",
+            protocol,
+            "--mode",
+            mode,
+            "--limit",
+            str(n),
+            "--output",
+            str(out),
+            "--seed",
+            "0",
+        ]
+        sh(cmd + (["--max-new-tokens", str(max_new)] if max_new else []), log)
+    return json.loads((out / "metrics.json").read_text())
+
+
+def probe_on(data: str, ids_by_split: dict[str, list[str]]) -> dict:
+    """The shortcut probe, trained on train and scored on exactly the evaluated items."""
+    from datasets import load_from_disk
+
+    from benchmarks.shortcut_probe import fit, texts
+    from train.metrics import Prediction, compute_metrics
+
+    ds = load_from_disk(data)
+    vec, clf = fit(ds["train"])
+    out = {}
+    for split, ids in ids_by_split.items():
+        rows = ds[split].filter(lambda r, wanted=frozenset(ids): r["id"] in wanted)
+        pred = clf.predict(vec.transform(texts(rows)))
+        preds = [Prediction(i, t, p, p != "true") for i, t, p in zip(rows["id"], rows["label"], pred)]
+        out[split] = compute_metrics(preds)
+    return out
+
+
+def hard_negative_fpr(data: str, split: str, pred_file: Path) -> float | None:
+    """Share of hard negatives (safe logs with an attack's surface) that the guardian flags unsafe."""
+    from datasets import load_from_disk
+
+    kinds = dict(zip(*load_from_disk(data)[split].select_columns(["id", "source"]).to_dict().values()))
+    flagged = total = 0
+    for line in pred_file.read_text().splitlines():
+        p = json.loads(line)
+        if kinds.get(p["id"]) == "hard_negative":
+            total += 1
+            flagged += p["unsafe"] is not False
+    return round(flagged / total, 3) if total else None
+
+
+def row(name: str, m: dict) -> str:
+    rr, sa = m.get("risk_resistance", {}), m["safety_awareness"]
+    return (
+        f"| {name} | {rr.get('accuracy', 0):.3f} | {rr.get('macro_f1', 0):.3f} | {sa['accuracy']:.3f} | "
+        f"{sa['macro_f1']:.3f} | {m['parse_failure_rate']:.2f} |"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", default="data/mcip-synth")
+    parser.add_argument("--model", default="models/smollm2-135m-instruct")
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--eval-every", type=int, default=100)
+    parser.add_argument(
+        "--n", type=int, default=200, help="items per split (a seeded sample, the same for all)"
+    )
+    parser.add_argument("--n-generate", type=int, default=60, help="items for the generate-mode evaluations")
+    parser.add_argument("--zero-shot", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument(
+        "--no-rationale", action="store_true", help="ablation: targets without the Rationale line"
+    )
+    parser.add_argument(
+        "--train-args", default="", help="extra sft.py overrides, e.g. '--max_train_samples 600'"
+    )
+    parser.add_argument("--out", default="runs/quality")
+    args = parser.parse_args()
+
+    out = REPO / args.out
+    out.mkdir(parents=True, exist_ok=True)
+    log = out / "log.txt"
+    result: dict = {"args": vars(args), "evals": {}}
+    started = time.perf_counter()
+
+    # 1. zero-shot base model, both protocols (the paper's and ours), on the same items
+    if args.zero_shot:
+        for split in SPLITS:
+            result["evals"][f"base guardian fast/{split}"] = evaluate(
+                args.model, args.data, split, out / f"base-fast-{split}", args.n, "fast", "guardian", log
+            )
+            result["evals"][f"base guardian generate/{split}"] = evaluate(
+                args.model,
+                args.data,
+                split,
+                out / f"base-gen-{split}",
+                args.n_generate,
+                "generate",
+                "guardian",
+                log,
+            )
+            result["evals"][f"base paper generate/{split}"] = evaluate(
+                args.model,
+                args.data,
+                split,
+                out / f"base-paper-{split}",
+                args.n_generate,
+                "generate",
+                "paper",
+                log,
+                max_new=160,
+            )
+
+    # 2. training: the real accelerate launch with the CPU recipe, checkpoints every --eval-every steps
+    run = out / "run"
+    if not (run / "adapter_model.safetensors").is_file():
+        train_start = time.perf_counter()
+        sh(
+            [
+                sys.executable,
+                "-m",
+                "accelerate.commands.launch",
+                "--config_file",
+                "accelerate_configs/cpu.yaml",
+                "--num_cpu_threads_per_process",
+                str(os.cpu_count() or 2),
+                "train/sft.py",
+                "--config",
+                str(RECIPE),
+                "--dataset_name",
+                args.data,
+                "--output_dir",
+                str(run),
+                "--max_steps",
+                str(args.steps),
+                "--save_steps",
+                str(args.eval_every),
+                "--save_total_limit",
+                "100",
+                "--eval_steps",
+                str(args.eval_every),
+                *(["--rationale", "false"] if args.no_rationale else []),
+                *args.train_args.split(),
+            ],
+            log,
+        )
+        result["train_seconds"] = round(time.perf_counter() - train_start)
+
+    # 3. checkpoints along the way and the final model, fast mode (first-token verdict + constrained choice)
+    steps = list(range(args.eval_every, args.steps, args.eval_every))
+    models = {f"step {s}": str(run / f"checkpoint-{s}") for s in steps} | {f"step {args.steps}": str(run)}
+    for name, path in models.items():
+        for split in SPLITS:
+            result["evals"][f"trained {name} fast/{split}"] = evaluate(
+                path,
+                args.data,
+                split,
+                out / f"{name.replace(' ', '-')}-fast-{split}",
+                args.n,
+                "fast",
+                "guardian",
+                log,
+            )
+    final = f"trained step {args.steps}"
+    for split in SPLITS:
+        result["evals"][f"{final} generate/{split}"] = evaluate(
+            str(run),
+            args.data,
+            split,
+            out / f"final-gen-{split}",
+            args.n_generate,
+            "generate",
+            "guardian",
+            log,
+        )
+
+    # 4. baselines and the shortcut probe on the very same items as the fast evaluations
+    ids = {
+        split: [
+            json.loads(ln)["id"]
+            for ln in (out / f"step-{args.steps}-fast-{split}/predictions.jsonl").read_text().splitlines()
+        ]
+        for split in SPLITS
+    }
+    probe = probe_on(args.data, ids)
+    for split in SPLITS:
+        fast = result["evals"][f"{final} fast/{split}"]
+        result["evals"][f"majority/{split}"] = fast["baselines"]["majority"]
+        result["evals"][f"always unsafe/{split}"] = fast["baselines"]["always_unsafe"]
+        result["evals"][f"shortcut probe/{split}"] = probe[split]
+        result[f"hard_negative_fpr/{split}"] = hard_negative_fpr(
+            args.data, split, out / f"step-{args.steps}-fast-{split}/predictions.jsonl"
+        )
+    result["seconds"] = round(time.perf_counter() - started)
+
+    # 5. tables
+    for split in SPLITS:
+        print(f"\n### {split} (n={args.n}; generate rows n={args.n_generate})\n")
+        print("| model | RR acc | RR macro-F1 | SA acc | SA macro-F1 | parse failures |")
+        print("|---|---|---|---|---|---|")
+        for name, m in result["evals"].items():
+            if name.endswith(f"/{split}"):
+                print(row(name.rsplit("/", 1)[0], m))
+        print(f"\nhard negatives flagged unsafe (trained, fast): {result[f'hard_negative_fpr/{split}']}")
+    print("\n### per-class recall, trained (fast)\n")
+    print("| label | " + " | ".join(SPLITS) + " |\n|---|" + "---|" * len(SPLITS))
+    for lb in LABELS:
+        cells = [result["evals"][f"{final} fast/{s}"]["per_class"][lb.string]["recall"] for s in SPLITS]
+        print(f"| {lb.choice} | " + " | ".join(f"{c:.2f}" for c in cells) + " |")
+    gap = {
+        k: round(
+            result["evals"][f"{final} fast/test"]["risk_resistance"][k]
+            - result["evals"][f"{final} fast/test_unseen"]["risk_resistance"][k],
+            3,
+        )
+        for k in ("accuracy", "macro_f1")
+    }
+    print(f"\ntest - test_unseen gap (RR): accuracy {gap['accuracy']}, macro-F1 {gap['macro_f1']}")
+    print(f"train {result.get('train_seconds', '-')} s, whole benchmark {result['seconds']} s")
+    result["gap"] = gap
+    (out / "quality.json").write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
