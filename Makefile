@@ -15,7 +15,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 SMOLLM2 := models/smollm2-135m-instruct
 
-.PHONY: install models data train eval export push push-data test test-fast lint format render clean
+.PHONY: install models data train eval export push push-data demo test test-fast lint format render clean
 
 install: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
@@ -90,6 +90,31 @@ push: $(STAMP)
 push-data: $(STAMP)
 	@test -n "$(DATA_REPO)" || { echo "make push-data: set DATA_REPO=user/name" >&2; exit 2; }
 	$(PY) -m train.hub dataset $(DATA_DIR) --repo $(DATA_REPO) $(if $(PRIVATE),--private) $(if $(DRY_RUN),--dry-run)
+
+# The main job on embedded defaults, from a fresh clone: install, offline model, a small dataset, LoRA training,
+# evaluation on test and test_unseen (fast first-token scoring), a verified export with its card, a summary.
+# About 20 minutes on a 2-core CPU. On a GPU:
+#   make demo RECIPE=recipes/qwen2.5-7b/lora.yaml ACCELERATE_CONFIG=accelerate_configs/single_gpu.yaml DEMO_STEPS=300
+DEMO_DIR ?= runs/demo
+DEMO_DATA ?= data/mcip-demo
+DEMO_STEPS ?= 48
+DEMO_EVAL_N ?= 150
+demo: $(STAMP) models
+	@echo "== 1/4 data: recipes/data/small.yaml -> $(DEMO_DATA)"
+	$(PY) -m data_gen --config recipes/data/small.yaml --output_dir $(DEMO_DATA)
+	@echo "== 2/4 train: $(RECIPE), $(DEMO_STEPS) steps -> $(DEMO_DIR)/run"
+	$(BIN)/accelerate launch --config_file $(ACCELERATE_CONFIG) train/sft.py --config $(RECIPE) \
+		--dataset_name $(DEMO_DATA) --output_dir $(DEMO_DIR)/run --max_steps $(DEMO_STEPS) \
+		--eval_strategy no --save_strategy no $(TRAIN_ARGS)
+	@echo "== 3/4 evaluate on test and test_unseen ($(DEMO_EVAL_N) items each)"
+	@for split in test test_unseen; do \
+		$(PY) train/evaluate.py --model $(DEMO_DIR)/run --data $(DEMO_DATA) --split $$split --protocol guardian \
+			--mode fast --limit $(DEMO_EVAL_N) --output $(DEMO_DIR)/eval/$$split || exit 1; \
+	done
+	@echo "== 4/4 export: merge, verify, model card -> $(DEMO_DIR)/export"
+	$(PY) train/export.py --run $(DEMO_DIR)/run --output $(DEMO_DIR)/export \
+		--metrics $(DEMO_DIR)/eval/test/metrics.json --metrics $(DEMO_DIR)/eval/test_unseen/metrics.json
+	@$(PY) -m train.summarize --run $(DEMO_DIR)/run --eval $(DEMO_DIR)/eval --export $(DEMO_DIR)/export --data $(DEMO_DATA)
 
 # Render the guardian prompt and target answer for a built-in example trajectory.
 render: $(STAMP)
