@@ -126,7 +126,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--data", default="data/mcip-synth")
+    parser.add_argument("--data", default="data/mcip-synth", help="training data (a built dataset folder)")
+    parser.add_argument(
+        "--eval-data",
+        default=None,
+        help="evaluation data (default: --data); ablations that "
+        "change the training data are judged on the standard test splits",
+    )
     parser.add_argument("--model", default="models/smollm2-135m-instruct")
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--eval-every", type=int, default=100)
@@ -144,6 +150,7 @@ def main() -> int:
     parser.add_argument("--out", default="runs/quality")
     args = parser.parse_args()
 
+    eval_data = args.eval_data or args.data
     out = REPO / args.out
     out.mkdir(parents=True, exist_ok=True)
     log = out / "log.txt"
@@ -154,11 +161,11 @@ def main() -> int:
     if args.zero_shot:
         for split in SPLITS:
             result["evals"][f"base guardian fast/{split}"] = evaluate(
-                args.model, args.data, split, out / f"base-fast-{split}", args.n, "fast", "guardian", log
+                args.model, eval_data, split, out / f"base-fast-{split}", args.n, "fast", "guardian", log
             )
             result["evals"][f"base guardian generate/{split}"] = evaluate(
                 args.model,
-                args.data,
+                eval_data,
                 split,
                 out / f"base-gen-{split}",
                 args.n_generate,
@@ -168,7 +175,7 @@ def main() -> int:
             )
             result["evals"][f"base paper generate/{split}"] = evaluate(
                 args.model,
-                args.data,
+                eval_data,
                 split,
                 out / f"base-paper-{split}",
                 args.n_generate,
@@ -220,7 +227,7 @@ def main() -> int:
         for split in SPLITS:
             result["evals"][f"trained {name} fast/{split}"] = evaluate(
                 path,
-                args.data,
+                eval_data,
                 split,
                 out / f"{name.replace(' ', '-')}-fast-{split}",
                 args.n,
@@ -229,10 +236,10 @@ def main() -> int:
                 log,
             )
     final = f"trained step {args.steps}"
-    for split in SPLITS:
+    for split in SPLITS if args.n_generate else ():  # --n-generate 0: fast mode only (ablations)
         result["evals"][f"{final} generate/{split}"] = evaluate(
             str(run),
-            args.data,
+            eval_data,
             split,
             out / f"final-gen-{split}",
             args.n_generate,
@@ -249,14 +256,14 @@ def main() -> int:
         ]
         for split in SPLITS
     }
-    probe = probe_on(args.data, ids)
+    probe = probe_on(eval_data, ids)
     for split in SPLITS:
         fast = result["evals"][f"{final} fast/{split}"]
         result["evals"][f"majority/{split}"] = fast["baselines"]["majority"]
         result["evals"][f"always unsafe/{split}"] = fast["baselines"]["always_unsafe"]
         result["evals"][f"shortcut probe/{split}"] = probe[split]
         result[f"hard_negative_fpr/{split}"] = hard_negative_fpr(
-            args.data, split, out / f"step-{args.steps}-fast-{split}/predictions.jsonl"
+            eval_data, split, out / f"step-{args.steps}-fast-{split}/predictions.jsonl"
         )
     result["seconds"] = round(time.perf_counter() - started)
 
