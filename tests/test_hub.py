@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from hub_server import FakeHub
 
+from tests.hub_server import FakeHub
 from train import export
 from train.hub import HubError, push_model
 
