@@ -65,14 +65,17 @@ train: $(STAMP) models $(DATA_DIR)/dataset_dict.json
 	$(BIN)/accelerate launch --config_file $(ACCELERATE_CONFIG) train/sft.py --config $(RECIPE) \
 		--dataset_name $(DATA_DIR) --output_dir $(RUN_DIR) $(TRAIN_ARGS)
 
-# Evaluation on test and test_unseen (guardian protocol; EVAL_MODE=fast|generate|both; EVAL_ARGS="--limit 200").
+# Evaluation on test and test_unseen (guardian protocol). CPU defaults: fast mode on a seeded sample of 400 items
+# per split; on a GPU use EVAL_LIMIT= (every item) and EVAL_MODE=both (fast scores and generated answers).
 EVAL_DIR ?= $(RUN_DIR)/eval
-EVAL_MODE ?= both
+EVAL_MODE ?= fast
+EVAL_LIMIT ?= 400
 EVAL_SPLITS ?= test test_unseen
 eval: $(STAMP) models
 	@for split in $(EVAL_SPLITS); do \
 		$(PY) train/evaluate.py --model $(RUN_DIR) --data $(DATA_DIR) --split $$split --protocol guardian \
-			--mode $(EVAL_MODE) --output $(EVAL_DIR)/$$split $(EVAL_ARGS) || exit 1; \
+			--mode $(EVAL_MODE) $(if $(EVAL_LIMIT),--limit $(EVAL_LIMIT)) --output $(EVAL_DIR)/$$split \
+			$(EVAL_ARGS) || exit 1; \
 	done
 
 # Export: merge the adapter, verify the merged model, write the model card with the evaluation results.
