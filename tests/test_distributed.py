@@ -9,7 +9,7 @@ import pytest
 import yaml
 from safetensors.torch import load_file
 
-from tests.test_sft import CPU_RECIPE, REPO, _env, _log, _ok, small_dataset
+from tests.test_sft import _env, _log, _ok, launch, small_dataset
 
 MULTI_CPU = {
     "compute_environment": "LOCAL_MACHINE",
@@ -39,50 +39,18 @@ def dataset(tmp_path_factory):
 
 
 def _launch(config: dict, model, data, out, tmp_path):
-    import subprocess
-    import sys
-
     cfg = tmp_path / "accelerate.yaml"
     cfg.write_text(yaml.safe_dump(config))
-    cmd = [
-        sys.executable,
-        "-m",
-        "accelerate.commands.launch",
-        "--config_file",
-        str(cfg),
-        "--num_cpu_threads_per_process",
-        "1",
-        str(REPO / "train/sft.py"),
-        "--config",
-        str(CPU_RECIPE),
-        "--model_name_or_path",
-        str(model),
-        "--dataset_name",
-        str(data),
-        "--output_dir",
-        str(out),
-        "--bf16",
-        "false",
-        "--lora_top_layers",
-        "0",
-        "--prompt_budget",
-        "200",
-        "--max_length",
-        "4096",
-        "--per_device_train_batch_size",
-        "2",
-        "--max_steps",
-        "2",
-        "--logging_steps",
-        "1",
-        "--eval_strategy",
-        "no",
-        "--save_strategy",
-        "no",
-        "--dataset_num_proc",
-        "1",
-    ]
-    return subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=_env(tmp_path), timeout=900)
+    return launch(
+        model,
+        data,
+        out,
+        *("--per_device_train_batch_size", "2", "--max_steps", "2"),
+        *("--eval_strategy", "no", "--save_strategy", "no"),
+        env=_env(tmp_path),
+        config_file=cfg,
+        threads=1,
+    )
 
 
 def _adapter_trained(out) -> None:

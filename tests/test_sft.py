@@ -61,17 +61,24 @@ def _env(tmp: Path, **extra: str) -> dict[str, str]:
 
 
 def launch(
-    model: Path, data: Path, out: Path, *args: str, env: dict | None = None
+    model: Path,
+    data: Path,
+    out: Path,
+    *args: str,
+    env: dict | None = None,
+    config_file: Path = REPO / "accelerate_configs/cpu.yaml",
+    threads: int = 2,
 ) -> subprocess.CompletedProcess:
-    """The real thing: accelerate launch train/sft.py with the CPU recipe, pointed at the given model and data."""
+    """The real thing: accelerate launch train/sft.py with the CPU recipe, pointed at the given model and data;
+    ``args`` come last, so they override the defaults here."""
     cmd = [
         sys.executable,
         "-m",
         "accelerate.commands.launch",
         "--config_file",
-        str(REPO / "accelerate_configs/cpu.yaml"),
+        str(config_file),
         "--num_cpu_threads_per_process",
-        "2",
+        str(threads),
         str(REPO / "train/sft.py"),
         "--config",
         str(CPU_RECIPE),
