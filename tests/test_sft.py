@@ -113,7 +113,7 @@ def launch(
         *args,
     ]
     return subprocess.run(
-        cmd, capture_output=True, text=True, cwd=REPO, env=env or _env(out.parent), timeout=900
+        cmd, capture_output=True, text=True, cwd=REPO, env=env or _env(out.parent), timeout=2700
     )
 
 
