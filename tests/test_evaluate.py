@@ -358,3 +358,17 @@ def test_smollm2_fast_and_generate(smollm2_dir):
         # parsed into a verdict, or reported as a parse failure with a reason
         assert (pred.error is None and isinstance(pred.unsafe, bool)) or (pred.error and pred.unsafe is None)
         assert 0.0 <= gen.p_unsafe <= 1.0 and abs(gen.p_unsafe - p_fast) < 1e-3
+
+
+def test_checkpoint_without_prompt_format_uses_its_runs(tmp_path):
+    """A checkpoint of an older run has no mcip_prompt.json: it was trained with its run's format, not the default."""
+    from train.backends import PromptConfig, prompt_config
+
+    run = tmp_path / "run"
+    (run / "checkpoint-80").mkdir(parents=True)
+    assert prompt_config(str(run / "checkpoint-80")) == PromptConfig()
+    (run / "mcip_prompt.json").write_text(json.dumps({"style": "compact", "budget_tokens": 300}))
+    assert prompt_config(str(run / "checkpoint-80")) == PromptConfig("compact", 300)
+    (tmp_path / "other").mkdir()  # a folder that is not a checkpoint does not look upwards
+    (tmp_path / "mcip_prompt.json").write_text(json.dumps({"style": "compact", "budget_tokens": 300}))
+    assert prompt_config(str(tmp_path / "other")) == PromptConfig()

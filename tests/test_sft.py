@@ -166,6 +166,10 @@ def test_run_writes_prompt_config_metadata_and_stops_at_end_of_turn(tiny_run):
     assert run["label_masks"]["train"]["examples"] == 96 and run["lora"]["r"] == 16
     assert run["recipe"].endswith("lora_cpu.yaml")
     assert (tiny_run / "README.md").is_file() and (tiny_run / "checkpoint-4").is_dir()
+    # a checkpoint carries the prompt format it was trained with, so evaluating it renders the same prompts
+    trained_with = json.loads((tiny_run / "mcip_prompt.json").read_text())
+    assert json.loads((tiny_run / "checkpoint-4/mcip_prompt.json").read_text()) == trained_with
+    assert trained_with["style"] == "compact" and trained_with["budget_tokens"] == 200
 
 
 def test_completion_mask_covers_exactly_the_answer(tiny_model_dir, dataset):

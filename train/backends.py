@@ -59,9 +59,14 @@ def _first_line(err: BaseException) -> str:
 
 
 def prompt_config(model: str | None) -> PromptConfig:
-    """The prompt a model was trained with, from ``mcip_prompt.json`` in its folder (else full, no budget)."""
-    path = Path(model or "") / "mcip_prompt.json"
-    if not model or not path.is_file():
+    """The prompt a model was trained with, from ``mcip_prompt.json`` in its folder, or in the run folder above a
+    ``checkpoint-N`` that lacks one (checkpoints of older runs); else full style, no budget (a base model)."""
+    if not model:
+        return PromptConfig()
+    path = Path(model) / "mcip_prompt.json"
+    if not path.is_file() and Path(model).name.startswith("checkpoint-"):
+        path = Path(model).parent / "mcip_prompt.json"
+    if not path.is_file():
         return PromptConfig()
     try:
         data = json.loads(path.read_text(encoding="utf-8"))

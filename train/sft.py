@@ -24,6 +24,8 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script (accelerate launch train/sft.py): make the repo importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from transformers import TrainerCallback
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from trl import ModelConfig, SFTConfig, SFTTrainer, TrlParser, get_peft_config, get_quantization_config
 
 from mcip.prompt import STYLES
@@ -115,6 +117,20 @@ def _write_json(path: Path, data: dict) -> None:
         fh.write("\n")
 
 
+class PromptFormatCallback(TrainerCallback):
+    """Writes ``mcip_prompt.json`` into every checkpoint, so evaluating or exporting a checkpoint renders prompts
+    the way it was trained (without it, evaluation falls back to the full style and scores a mismatched prompt)."""
+
+    def __init__(self, prompt_format: dict):
+        self.prompt_format = prompt_format
+
+    def on_save(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            folder = Path(args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}"
+            if folder.is_dir():
+                _write_json(folder / "mcip_prompt.json", self.prompt_format)
+
+
 def main(script_args: ScriptArguments, training_args: GuardianSFTConfig, model_args: ModelConfig) -> dict:
     from transformers import AutoTokenizer
     from transformers.trainer_utils import get_last_checkpoint
@@ -160,7 +176,14 @@ def main(script_args: ScriptArguments, training_args: GuardianSFTConfig, model_a
     else:
         model = model_args.model_name_or_path
         training_args.model_init_kwargs = _model_kwargs(model_args, training_args)
+    prompt_format = {
+        "style": script_args.prompt_style or "full",
+        "budget_tokens": script_args.prompt_budget,
+        "rationale": script_args.rationale,
+        "end_of_turn": end_of_turn,
+    }
     trainer = SFTTrainer(
+        callbacks=[PromptFormatCallback(prompt_format)],
         model=model,
         args=training_args,
         train_dataset=prepared["train"],
@@ -198,16 +221,7 @@ def main(script_args: ScriptArguments, training_args: GuardianSFTConfig, model_a
     trainer.save_state()  # the final trainer_state.json (log history) beside the model, not only in checkpoints
     if trainer.accelerator.is_main_process:
         out = Path(training_args.output_dir)
-        style = script_args.prompt_style or "full"
-        _write_json(
-            out / "mcip_prompt.json",
-            {
-                "style": style,
-                "budget_tokens": script_args.prompt_budget,
-                "rationale": script_args.rationale,
-                "end_of_turn": end_of_turn,
-            },
-        )
+        _write_json(out / "mcip_prompt.json", prompt_format)
         _write_json(
             out / "mcip_run.json",
             {
