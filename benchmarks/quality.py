@@ -7,8 +7,8 @@ shortcut probe (bag-of-words, benchmarks/shortcut_probe.py) and the zero-shot ba
 Prints the paper-protocol metrics (RR: 11-way accuracy / macro-F1; SA: binary accuracy / macro-F1), the gap
 between test and test_unseen, per-class recall and the false-positive rate on hard negatives.
 
-    python benchmarks/quality.py --data data/mcip-synth --steps 300 --eval-every 100 --n 200 --out runs/quality
-    python benchmarks/quality.py ... --no-rationale        # ablations: one flag each, same budget and seed
+    python benchmarks/quality.py --data data/mcip-synth --steps 160 --eval-every 80 --n 200 --out runs/quality
+    python benchmarks/quality.py ... --rationale true      # ablations: one flag each, same budget and seed
 """
 
 from __future__ import annotations
@@ -134,15 +134,18 @@ def main() -> int:
         "change the training data are judged on the standard test splits",
     )
     parser.add_argument("--model", default="models/smollm2-135m-instruct")
-    parser.add_argument("--steps", type=int, default=300)
-    parser.add_argument("--eval-every", type=int, default=100)
+    parser.add_argument("--steps", type=int, default=160)
+    parser.add_argument("--eval-every", type=int, default=80)
     parser.add_argument(
         "--n", type=int, default=200, help="items per split (a seeded sample, the same for all)"
     )
     parser.add_argument("--n-generate", type=int, default=60, help="items for the generate-mode evaluations")
     parser.add_argument("--zero-shot", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument(
-        "--no-rationale", action="store_true", help="ablation: targets without the Rationale line"
+        "--rationale",
+        choices=("true", "false"),
+        default=None,
+        help="ablation: the Rationale line in the target or not (default: the recipe's, false)",
     )
     parser.add_argument(
         "--train-args", default="", help="extra sft.py overrides, e.g. '--max_train_samples 600'"
@@ -213,7 +216,7 @@ def main() -> int:
                 "100",
                 "--eval_steps",
                 str(args.eval_every),
-                *(["--rationale", "false"] if args.no_rationale else []),
+                *(["--rationale", args.rationale] if args.rationale else []),
                 *args.train_args.split(),
             ],
             log,
