@@ -164,6 +164,8 @@ def test_run_writes_prompt_config_metadata_and_stops_at_end_of_turn(tiny_run):
     }
     run = json.loads((tiny_run / "mcip_run.json").read_text())
     assert run["label_masks"]["train"]["examples"] == 96 and run["lora"]["r"] == 16
+    # budget 200 is below what the flow headers need: most prompts are cut, and the run records how many
+    assert 0.5 < run["truncated_prompts"]["train"] <= 1.0
     assert run["recipe"].endswith("lora_cpu.yaml")
     assert (tiny_run / "README.md").is_file() and (tiny_run / "checkpoint-4").is_dir()
     # a checkpoint carries the prompt format it was trained with, so evaluating it renders the same prompts

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from mcip.prompt import build_completion, build_prompt
+from mcip.prompt import TRUNCATION_NOTE, build_completion, build_prompt
 from mcip.record import from_row
 
 
@@ -83,6 +83,14 @@ def prepare(
         num_proc=num_proc,
         desc="rendering guardian prompts",
     )
+
+
+def truncated_share(prepared) -> float:
+    """Share of prompts whose log was cut to fit the budget. A budget below what the flow headers need leaves
+    fields empty (the request, the claim, the arguments), and the task stops being learnable: worth a warning."""
+    marker = TRUNCATION_NOTE.split("{n}")[1]
+    hits = sum(marker in prompt[-1]["content"] for prompt in prepared["prompt"])
+    return round(hits / max(len(prepared), 1), 3)
 
 
 def check_label_masks(

@@ -30,7 +30,7 @@ from trl import ModelConfig, SFTConfig, SFTTrainer, TrlParser, get_peft_config, 
 
 from mcip.prompt import STYLES
 from mcip.record import RecordError
-from train.data import DataError, check_label_masks, load_splits, prepare
+from train.data import DataError, check_label_masks, load_splits, prepare, truncated_share
 from train.models import end_of_turn_token, load_gguf_model
 from train.tracking import setup_wandb
 
@@ -171,6 +171,14 @@ def main(script_args: ScriptArguments, training_args: GuardianSFTConfig, model_a
             where=f"{script_args.dataset_name}[{name}]",
         )
 
+    truncated = {key: truncated_share(ds) for key, ds in prepared.items()}
+    if truncated["train"] > 0.25:
+        logger.warning(
+            "%.0f%% of training prompts were cut to fit prompt_budget=%s; if their evidence is cut too, the task is "
+            "not learnable: raise the budget (see the README's Quality section)",
+            100 * truncated["train"],
+            script_args.prompt_budget,
+        )
     if training_args.gguf_file:
         model = load_gguf_model(model_args.model_name_or_path, training_args.gguf_file, model_args.dtype)
     else:
@@ -256,6 +264,7 @@ def main(script_args: ScriptArguments, training_args: GuardianSFTConfig, model_a
                     )
                 },
                 "label_masks": mask_stats,
+                "truncated_prompts": truncated,
                 "metrics": metrics,
             },
         )
