@@ -9,6 +9,10 @@ between test and test_unseen, per-class recall and the false-positive rate on ha
 
     python benchmarks/quality.py --data data/mcip-synth --steps 160 --eval-every 80 --n 200 --out runs/quality
     python benchmarks/quality.py ... --rationale true      # ablations: one flag each, same budget and seed
+    # one GPU: full fine-tuning with the whole log in the prompt, every test item
+    python benchmarks/quality.py --recipe recipes/smollm2-135m/full_gpu.yaml \
+        --accelerate-config accelerate_configs/single_gpu.yaml --steps 750 --eval-every 375 --n 2000 \
+        --n-generate 200 --batch-size 64 --out runs/quality-gpu
 """
 
 from __future__ import annotations
@@ -27,7 +31,6 @@ sys.path.insert(0, str(REPO))
 from mcip.taxonomy import LABELS  # noqa: E402
 
 SPLITS = ("test", "test_unseen")
-RECIPE = REPO / "recipes/smollm2-135m/lora_cpu.yaml"
 
 
 def sh(cmd: list[str], log: Path) -> None:
@@ -56,6 +59,7 @@ def evaluate(
     protocol: str,
     log: Path,
     max_new: int | None = None,
+    batch_size: int = 8,
 ) -> dict:
     if not (out / "metrics.json").is_file():
         cmd = [
@@ -77,6 +81,8 @@ def evaluate(
             str(out),
             "--seed",
             "0",
+            "--batch-size",
+            str(batch_size),
         ]
         sh(cmd + (["--max-new-tokens", str(max_new)] if max_new else []), log)
     return json.loads((out / "metrics.json").read_text())
@@ -134,6 +140,9 @@ def main() -> int:
         "change the training data are judged on the standard test splits",
     )
     parser.add_argument("--model", default="models/smollm2-135m-instruct")
+    parser.add_argument("--recipe", default="recipes/smollm2-135m/lora_cpu.yaml")
+    parser.add_argument("--accelerate-config", default="accelerate_configs/cpu.yaml")
+    parser.add_argument("--batch-size", type=int, default=8, help="evaluation batch size")
     parser.add_argument("--steps", type=int, default=160)
     parser.add_argument("--eval-every", type=int, default=80)
     parser.add_argument(
@@ -160,37 +169,27 @@ def main() -> int:
     result: dict = {"args": vars(args), "evals": {}}
     started = time.perf_counter()
 
+    def ev(model: str, split: str, tag: str, n: int, mode: str, protocol="guardian", max_new=None) -> dict:
+        return evaluate(
+            model, eval_data, split, out / f"{tag}-{split}", n, mode, protocol, log, max_new, args.batch_size
+        )
+
     # 1. zero-shot base model, both protocols (the paper's and ours), on the same items
     if args.zero_shot:
         for split in SPLITS:
-            result["evals"][f"base guardian fast/{split}"] = evaluate(
-                args.model, eval_data, split, out / f"base-fast-{split}", args.n, "fast", "guardian", log
+            result["evals"][f"base guardian fast/{split}"] = ev(
+                args.model, split, "base-fast", args.n, "fast"
             )
-            result["evals"][f"base guardian generate/{split}"] = evaluate(
-                args.model,
-                eval_data,
-                split,
-                out / f"base-gen-{split}",
-                args.n_generate,
-                "generate",
-                "guardian",
-                log,
+            result["evals"][f"base guardian generate/{split}"] = ev(
+                args.model, split, "base-gen", args.n_generate, "generate"
             )
-            result["evals"][f"base paper generate/{split}"] = evaluate(
-                args.model,
-                eval_data,
-                split,
-                out / f"base-paper-{split}",
-                args.n_generate,
-                "generate",
-                "paper",
-                log,
-                max_new=160,
+            result["evals"][f"base paper generate/{split}"] = ev(
+                args.model, split, "base-paper", args.n_generate, "generate", "paper", max_new=160
             )
 
-    # 2. training: the real accelerate launch with the CPU recipe, checkpoints every --eval-every steps
+    # 2. training: the real accelerate launch with the recipe (CPU LoRA by default), checkpoints every --eval-every steps
     run = out / "run"
-    if not (run / "adapter_model.safetensors").is_file():
+    if not (run / "mcip_run.json").is_file():  # written last: training finished
         train_start = time.perf_counter()
         sh(
             [
@@ -198,12 +197,12 @@ def main() -> int:
                 "-m",
                 "accelerate.commands.launch",
                 "--config_file",
-                "accelerate_configs/cpu.yaml",
+                args.accelerate_config,
                 "--num_cpu_threads_per_process",
                 str(os.cpu_count() or 2),
                 "train/sft.py",
                 "--config",
-                str(RECIPE),
+                args.recipe,
                 "--dataset_name",
                 args.data,
                 "--output_dir",
@@ -228,27 +227,13 @@ def main() -> int:
     models = {f"step {s}": str(run / f"checkpoint-{s}") for s in steps} | {f"step {args.steps}": str(run)}
     for name, path in models.items():
         for split in SPLITS:
-            result["evals"][f"trained {name} fast/{split}"] = evaluate(
-                path,
-                eval_data,
-                split,
-                out / f"{name.replace(' ', '-')}-fast-{split}",
-                args.n,
-                "fast",
-                "guardian",
-                log,
+            result["evals"][f"trained {name} fast/{split}"] = ev(
+                path, split, f"{name.replace(' ', '-')}-fast", args.n, "fast"
             )
     final = f"trained step {args.steps}"
     for split in SPLITS if args.n_generate else ():  # --n-generate 0: fast mode only (ablations)
-        result["evals"][f"{final} generate/{split}"] = evaluate(
-            str(run),
-            eval_data,
-            split,
-            out / f"final-gen-{split}",
-            args.n_generate,
-            "generate",
-            "guardian",
-            log,
+        result["evals"][f"{final} generate/{split}"] = ev(
+            str(run), split, "final-gen", args.n_generate, "generate"
         )
 
     # 4. baselines and the shortcut probe on the very same items as the fast evaluations

@@ -21,6 +21,7 @@ def test_the_promised_files_exist():
     names = {p.relative_to(REPO / "recipes").as_posix() for p in TRAIN_RECIPES}
     assert {
         "smollm2-135m/lora_cpu.yaml",
+        "smollm2-135m/full_gpu.yaml",
         "xlam-2-8b/full_paper.yaml",
         "qwen2.5-7b/lora.yaml",
         "llama-3.1-8b/qlora.yaml",
