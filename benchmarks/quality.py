@@ -1,7 +1,7 @@
 """Quality benchmark: does a guardian trained on our data recognise unsafe MCP behaviour, on tools it never saw?
 
-Trains SmolLM2-135M with the CPU LoRA recipe for a fixed budget and seed (the real ``accelerate launch
-train/sft.py``), evaluates checkpoints along the way with the real ``train/evaluate.py`` on ``test`` and
+Trains SmolLM2-135M with a recipe (the CPU LoRA one by default, ``--recipe`` for the GPU one) for a fixed budget
+and seed (the real ``accelerate launch train/sft.py``), evaluates checkpoints along the way with the real ``train/evaluate.py`` on ``test`` and
 ``test_unseen``, and puts beside them, on the very same items: the majority and always-unsafe baselines, the
 shortcut probe (bag-of-words, benchmarks/shortcut_probe.py) and the zero-shot base model in both protocols.
 Prints the paper-protocol metrics (RR: 11-way accuracy / macro-F1; SA: binary accuracy / macro-F1), the gap
