@@ -1,9 +1,10 @@
 """Quality benchmark: does a guardian trained on our data recognise unsafe MCP behaviour, on tools it never saw?
 
 Trains SmolLM2-135M with a recipe (the CPU LoRA one by default, ``--recipe`` for the GPU one) for a fixed budget
-and seed (the real ``accelerate launch train/sft.py``), evaluates checkpoints along the way with the real ``train/evaluate.py`` on ``test`` and
-``test_unseen``, and puts beside them, on the very same items: the majority and always-unsafe baselines, the
-shortcut probe (bag-of-words, benchmarks/shortcut_probe.py) and the zero-shot base model in both protocols.
+and seed (the real ``accelerate launch train/sft.py``), evaluates checkpoints along the way with the real
+``train/evaluate.py`` on ``test`` and ``test_unseen``, and puts beside them, on the very same items: the majority
+and always-unsafe baselines, the shortcut probe (bag-of-words, benchmarks/shortcut_probe.py) and the zero-shot base
+model in both protocols.
 Prints the paper-protocol metrics (RR: 11-way accuracy / macro-F1; SA: binary accuracy / macro-F1), the gap
 between test and test_unseen, per-class recall and the false-positive rate on hard negatives.
 
@@ -187,7 +188,7 @@ def main() -> int:
                 args.model, split, "base-paper", args.n_generate, "generate", "paper", max_new=160
             )
 
-    # 2. training: the real accelerate launch with the recipe (CPU LoRA by default), checkpoints every --eval-every steps
+    # 2. training: the real accelerate launch with --recipe, checkpoints every --eval-every steps
     run = out / "run"
     if not (run / "mcip_run.json").is_file():  # written last: training finished
         train_start = time.perf_counter()

@@ -70,8 +70,8 @@ def launch(
     threads: int = 2,
     recipe: Path = CPU_RECIPE,
 ) -> subprocess.CompletedProcess:
-    """The real thing: accelerate launch train/sft.py with the CPU recipe, pointed at the given model and data;
-    ``args`` come last, so they override the defaults here."""
+    """The real thing: accelerate launch train/sft.py with a recipe (the CPU one by default), pointed at the given
+    model and data; ``args`` come last, so they override the defaults here."""
     cmd = [
         sys.executable,
         "-m",

@@ -87,7 +87,7 @@ def prepare(
 
 def truncated_share(prepared) -> float:
     """Share of prompts whose log was cut to fit the budget. A budget below what the flow headers need leaves
-    fields empty (the request, the claim, the arguments), and the task stops being learnable: worth a warning."""
+    fields empty (the request, the claim, the arguments), hiding the evidence of some classes: worth a warning."""
     marker = TRUNCATION_NOTE.split("{n}")[1]
     hits = sum(marker in prompt[-1]["content"] for prompt in prepared["prompt"])
     return round(hits / max(len(prepared), 1), 3)

@@ -174,8 +174,8 @@ def main(script_args: ScriptArguments, training_args: GuardianSFTConfig, model_a
     truncated = {key: truncated_share(ds) for key, ds in prepared.items()}
     if truncated["train"] > 0.25:
         logger.warning(
-            "%.0f%% of training prompts were cut to fit prompt_budget=%s; if their evidence is cut too, the task is "
-            "not learnable: raise the budget (see the README's Quality section)",
+            "%.0f%% of training prompts were cut to fit prompt_budget=%s: requests, claims and arguments may be "
+            "emptied, hiding the evidence of some classes; check the budget (see the README's Quality section)",
             100 * truncated["train"],
             script_args.prompt_budget,
         )
