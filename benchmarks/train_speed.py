@@ -33,6 +33,21 @@ CONFIGS = {  # name: SFTConfig / recipe overrides
 BASELINE = "padded fp32"
 
 
+def machine() -> dict:
+    """The CPU each figure was measured on: its model and whether it computes bf16 natively (train/precision.py)."""
+    from train.precision import choose, cpu_bf16_speedup, cpu_model, native_cpu_bf16
+
+    native, how = native_cpu_bf16()
+    return {
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "native_bf16": native,
+        "detection": how,
+        "bf16_matmul_speedup": round(cpu_bf16_speedup(), 2),
+        "auto_chooses": "bf16" if choose("auto", cpu=True).bf16 else "float32",
+    }
+
+
 def _examples(data: str, n: int, tokenizer, style: str, budget: int):
     from datasets import load_from_disk
 
@@ -168,12 +183,23 @@ def main() -> int:
     parser.add_argument("--only", nargs="*", default=None, help="run these configurations only")
     parser.add_argument("--run-config", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--json", default=None)
+    parser.add_argument(
+        "--force-bf16", action="store_true", help="run bf16 configurations on a CPU without it"
+    )
     args = parser.parse_args()
     if args.run_config:
         print("RESULT " + json.dumps(run_one(args)))
         return 0
-    results = {}
+    results, host = {}, machine()
+    print(
+        f"CPU: {host['cpu']} ({host['detection']}; bf16: auto picks {host['auto_chooses']})", file=sys.stderr
+    )
     for name in args.only or CONFIGS:
+        if CONFIGS[name]["bf16"] and not host["native_bf16"] and not args.force_bf16:
+            # emulated bf16 runs ~50x slower: minutes per step; measured once by the matmul check instead
+            results[name] = {"config": name, "skipped": f"no native bf16 ({host['detection']})"}
+            print(f"  {name}: skipped, no native bf16 (--force-bf16 runs it)", file=sys.stderr)
+            continue
         cmd = [
             sys.executable,
             __file__,
@@ -199,13 +225,23 @@ def main() -> int:
         print(f"  {name}: {results[name]['tokens_per_s']} tokens/s", file=sys.stderr)
     base = results.get(BASELINE)
     print(
-        f"\nLoRA training on CPU ({os.cpu_count()} cores), SmolLM2-135M, batch {args.batch}, {args.steps} timed steps\n"
+        f"\nLoRA training on CPU: {host['cpu']}, {host['cores']} cores, native bf16: {host['native_bf16']} "
+        f"(bf16 matmul {host['bf16_matmul_speedup']}x float32), SmolLM2-135M, batch {args.batch}, "
+        f"{args.steps} timed steps\n"
     )
-    print("| configuration | tokens/s | examples/s | peak RSS (MB) | speed vs padded fp32 |")
-    print("|---|---|---|---|---|")
+    print(
+        "| configuration | CPU (native bf16) | tokens/s | examples/s | peak RSS (MB) | speed vs padded fp32 |"
+    )
+    print("|---|---|---|---|---|---|")
+    cpu = f"{host['cpu']} ({'yes' if host['native_bf16'] else 'no'})"
     for name, r in results.items():
+        if "skipped" in r:
+            print(f"| {name} | {cpu} | skipped: {r['skipped']} | - | - | - |")
+            continue
         ratio = f"{r['tokens_per_s'] / base['tokens_per_s']:.2f}x" if base else "-"
-        print(f"| {name} | {r['tokens_per_s']} | {r['examples_per_s']} | {r['peak_rss_mb']} | {ratio} |")
+        print(
+            f"| {name} | {cpu} | {r['tokens_per_s']} | {r['examples_per_s']} | {r['peak_rss_mb']} | {ratio} |"
+        )
     waste = padding_waste(args.data, args.model, args.batch, 1024)
     print(
         f"\npadding waste at batch {args.batch}, max_length 1024: {waste['pad_share']:.1%} of padded tokens are "
@@ -213,7 +249,9 @@ def main() -> int:
     )
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps({"results": results, "padding": waste}, indent=2) + "\n")
+        Path(args.json).write_text(
+            json.dumps({"machine": host, "results": results, "padding": waste}, indent=2) + "\n"
+        )
     return 0
 
 

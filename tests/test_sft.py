@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,118 +12,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from data_gen.build import build
-from data_gen.recipe import load_recipe
 from mcip.prompt import format_answer
+from tests.conftest import CPU_RECIPE, launch, log_history, ok, small_dataset, train_env
 
 REPO = Path(__file__).resolve().parents[1]
-CPU_RECIPE = REPO / "recipes/smollm2-135m/lora_cpu.yaml"
-
-
-def small_dataset(out: Path, train_size: int, validation_size: int = 16) -> Path:
-    """A train/validation dataset from the small data recipe (no held-out split needed here)."""
-    sizes = {
-        "train_size": train_size,
-        "validation_size": validation_size,
-        "test_size": 0,
-        "test_unseen_size": 0,
-    }
-    args = [str(x) for key, value in sizes.items() for x in (f"--{key}", value)]
-    recipe = load_recipe(
-        REPO / "recipes/data/small.yaml",
-        ["--output_dir", str(out), "--holdout_servers", "[]", "--num_proc", "1", *args],
-    )
-    build(recipe, progress=False)
-    return out
-
-
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory) -> Path:
-    return small_dataset(tmp_path_factory.mktemp("sftdata") / "ds", 96)
-
-
-def _env(tmp: Path, **extra: str) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "HF_HUB_OFFLINE": "1",
-        "TOKENIZERS_PARALLELISM": "false",
-        "WANDB_DIR": str(tmp),
-        "WANDB_CACHE_DIR": str(tmp / "wandb-cache"),
-        "WANDB_CONFIG_DIR": str(tmp / "wandb-config"),
-        "NETRC": str(tmp / "no-netrc"),
-        "PYTHONUNBUFFERED": "1",
-    }
-    env.pop("WANDB_API_KEY", None)
-    env.pop("WANDB_MODE", None)
-    env.update(extra)
-    return env
-
-
-def launch(
-    model: Path,
-    data: Path,
-    out: Path,
-    *args: str,
-    env: dict | None = None,
-    config_file: Path = REPO / "accelerate_configs/cpu.yaml",
-    threads: int = 2,
-    recipe: Path = CPU_RECIPE,
-) -> subprocess.CompletedProcess:
-    """The real thing: accelerate launch train/sft.py with a recipe (the CPU one by default), pointed at the given
-    model and data; ``args`` come last, so they override the defaults here."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "accelerate.commands.launch",
-        "--config_file",
-        str(config_file),
-        "--num_cpu_threads_per_process",
-        str(threads),
-        str(REPO / "train/sft.py"),
-        "--config",
-        str(recipe),
-        "--model_name_or_path",
-        str(model),
-        "--dataset_name",
-        str(data),
-        "--output_dir",
-        str(out),
-        "--bf16",
-        "false",
-        "--lora_top_layers",
-        "0",
-        "--prompt_budget",
-        "200",
-        "--max_eval_samples",
-        "8",
-        "--per_device_train_batch_size",
-        "4",
-        "--logging_steps",
-        "1",
-        "--learning_rate",
-        "5e-3",
-        "--dataset_num_proc",
-        "1",
-        "--save_steps",
-        "2",
-        "--eval_steps",
-        "2",
-        "--max_length",
-        "4096",
-        *args,
-    ]
-    return subprocess.run(
-        cmd, capture_output=True, text=True, cwd=REPO, env=env or _env(out.parent), timeout=2700
-    )
-
-
-def _ok(proc: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
-    return proc
-
-
-def _log(out: Path) -> list[dict]:
-    return json.loads((out / "trainer_state.json").read_text())["log_history"]
 
 
 GPU_RECIPES = sorted(
@@ -132,6 +23,7 @@ GPU_RECIPES = sorted(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("recipe", GPU_RECIPES, ids=lambda p: p.relative_to(REPO / "recipes").as_posix())
 def test_every_gpu_recipe_trains_a_step_with_its_own_settings(recipe, tiny_model_dir, dataset, tmp_path):
     """Each GPU recipe's own combination (packing, padding-free, gradient checkpointing, LoRA or full) builds a
@@ -140,7 +32,7 @@ def test_every_gpu_recipe_trains_a_step_with_its_own_settings(recipe, tiny_model
     out = tmp_path / "run"
     cpu_only = ["--use_cpu", "true", "--bf16", "false", "--dtype", "float32", "--load_in_4bit", "false"]
     cpu_only += ["--use_liger_kernel", "false", "--report_to", "none", "--dataloader_num_workers", "0"]
-    _ok(
+    ok(
         launch(
             tiny_model_dir,
             dataset,
@@ -161,10 +53,11 @@ def test_every_gpu_recipe_trains_a_step_with_its_own_settings(recipe, tiny_model
 @pytest.fixture(scope="module")
 def tiny_run(tiny_model_dir, dataset, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("tinyrun") / "run"
-    _ok(launch(tiny_model_dir, dataset, out, "--max_steps", "4"))
+    ok(launch(tiny_model_dir, dataset, out, "--max_steps", "4"))
     return out
 
 
+@pytest.mark.slow
 def test_lora_weights_change_base_stays_frozen_loss_finite(tiny_run, tiny_model_dir):
     adapter = load_file(tiny_run / "adapter_model.safetensors")
     lora_b = {k: v for k, v in adapter.items() if "lora_B" in k}
@@ -182,10 +75,11 @@ def test_lora_weights_change_base_stays_frozen_loss_finite(tiny_run, tiny_model_
         if "lora_" not in k
     }
     assert all(torch.equal(before[k], after[k]) for k in before)
-    losses = [e["loss"] for e in _log(tiny_run) if "loss" in e]
+    losses = [e["loss"] for e in log_history(tiny_run) if "loss" in e]
     assert len(losses) == 4 and all(math.isfinite(x) for x in losses)
 
 
+@pytest.mark.slow
 def test_run_writes_prompt_config_metadata_and_stops_at_end_of_turn(tiny_run):
     prompt = json.loads((tiny_run / "mcip_prompt.json").read_text())
     assert prompt == {
@@ -199,12 +93,13 @@ def test_run_writes_prompt_config_metadata_and_stops_at_end_of_turn(tiny_run):
     # budget 200 is below what the flow headers need: most prompts are cut, and the run records how many
     assert 0.5 < run["truncated_prompts"]["train"] <= 1.0
     assert run["recipe"].endswith("lora_cpu.yaml")
+    assert run["precision"]["bf16"] is False and run["precision"]["requested"] == "false"
     assert (tiny_run / "README.md").is_file() and (tiny_run / "checkpoint-4").is_dir()
     # a checkpoint carries the prompt format it was trained with, so evaluating it renders the same prompts
     assert json.loads((tiny_run / "checkpoint-4/mcip_prompt.json").read_text()) == prompt
 
 
-def test_completion_mask_covers_exactly_the_answer(tiny_model_dir, dataset):
+def test_completion_mask_covers_exactly_the_answer(tiny_model_dir, dataset, tmp_path):
     """Labels under loss decode to the answer plus the end-of-turn, nothing of the prompt."""
     from datasets import load_from_disk
     from transformers import AutoTokenizer
@@ -216,7 +111,7 @@ def test_completion_mask_covers_exactly_the_answer(tiny_model_dir, dataset):
     split = load_from_disk(str(dataset))["validation"].select(range(4))
     data = prepare(split, tok, "compact", 200, True, None)
     args = SFTConfig(
-        output_dir="/tmp/lead-unused", use_cpu=True, bf16=False, report_to="none", max_length=4096
+        output_dir=str(tmp_path / "unused"), use_cpu=True, bf16=False, report_to="none", max_length=4096
     )
     trainer = SFTTrainer(model=str(tiny_model_dir), args=args, train_dataset=data, processing_class=tok)
     for row, raw in zip(trainer.train_dataset, split):
@@ -225,11 +120,12 @@ def test_completion_mask_covers_exactly_the_answer(tiny_model_dir, dataset):
         assert tok.decode(trained) == answer + "<|im_end|>\n"
 
 
+@pytest.mark.slow
 def test_gradient_accumulation_1x4_matches_4x1(tiny_model_dir, dataset, tmp_path):
     runs = {}
     for name, batch, accum in (("a", "4", "1"), ("b", "1", "4")):
         out = tmp_path / name
-        _ok(
+        ok(
             launch(
                 tiny_model_dir,
                 dataset,
@@ -246,21 +142,23 @@ def test_gradient_accumulation_1x4_matches_4x1(tiny_model_dir, dataset, tmp_path
                 "no",
             )
         )
-        runs[name] = next(e for e in _log(out) if "loss" in e)
+        runs[name] = next(e for e in log_history(out) if "loss" in e)
     assert runs["a"]["loss"] == pytest.approx(runs["b"]["loss"], rel=2e-3)
     assert runs["a"]["grad_norm"] == pytest.approx(runs["b"]["grad_norm"], rel=2e-3)
 
 
+@pytest.mark.slow
 def test_resume_continues_from_the_saved_step(tiny_run, tiny_model_dir, dataset):
-    proc = _ok(launch(tiny_model_dir, dataset, tiny_run, "--max_steps", "6"))
+    proc = ok(launch(tiny_model_dir, dataset, tiny_run, "--max_steps", "6"))
     assert "resuming from" in proc.stderr + proc.stdout
-    steps = [e["step"] for e in _log(tiny_run) if "loss" in e]
+    steps = [e["step"] for e in log_history(tiny_run) if "loss" in e]
     assert steps == [1, 2, 3, 4, 5, 6]  # steps 1-4 from the first run, 5-6 after resuming at checkpoint-4
 
 
+@pytest.mark.slow
 def test_wandb_without_login_logs_offline_with_a_notice(tiny_model_dir, dataset, tmp_path):
     out = tmp_path / "wb"
-    proc = _ok(
+    proc = ok(
         launch(
             tiny_model_dir,
             dataset,
@@ -273,7 +171,7 @@ def test_wandb_without_login_logs_offline_with_a_notice(tiny_model_dir, dataset,
             "no",
             "--save_strategy",
             "no",
-            env=_env(tmp_path),
+            env=train_env(tmp_path),
         )
     )
     assert "wandb: no login found" in proc.stderr
@@ -281,6 +179,7 @@ def test_wandb_without_login_logs_offline_with_a_notice(tiny_model_dir, dataset,
     assert runs and list(runs[0].glob("run-*.wandb"))
 
 
+@pytest.mark.slow
 def test_bad_recipe_key_and_truncation_fail_with_clear_messages(tiny_model_dir, dataset, tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(CPU_RECIPE.read_text() + "lora_rr: 4\n")
@@ -289,7 +188,7 @@ def test_bad_recipe_key_and_truncation_fail_with_clear_messages(tiny_model_dir, 
         capture_output=True,
         text=True,
         cwd=REPO,
-        env=_env(tmp_path),
+        env=train_env(tmp_path),
     )
     assert proc.returncode == 2 and "lora_rr" in proc.stderr and "Traceback" not in proc.stderr
     proc = launch(tiny_model_dir, dataset, tmp_path / "cut", "--max_steps", "1", "--max_length", "64")
@@ -311,7 +210,7 @@ def test_smollm2_lora_lowers_validation_loss_and_answers_parse(smollm2_dir, tmp_
 
     data = small_dataset(tmp_path / "ds", 320)
     out = tmp_path / "run"
-    _ok(
+    ok(
         launch(
             smollm2_dir,
             data,
@@ -323,7 +222,7 @@ def test_smollm2_lora_lowers_validation_loss_and_answers_parse(smollm2_dir, tmp_
             "--learning_rate",
             "1e-3",
             "--bf16",
-            "true",
+            "auto",
             "--lora_top_layers",
             "10",
             "--prompt_budget",
@@ -340,8 +239,13 @@ def test_smollm2_lora_lowers_validation_loss_and_answers_parse(smollm2_dir, tmp_
             "false",
         )
     )
-    evals = [e["eval_loss"] for e in _log(out) if "eval_loss" in e]
+    evals = [e["eval_loss"] for e in log_history(out) if "eval_loss" in e]
     assert len(evals) >= 2 and evals[-1] < evals[0] * 0.7, evals
+    # bf16: auto resolved by the same function the test asks (bf16 only on a CPU where it is native and faster)
+    from train.precision import choose
+
+    chosen = json.loads((out / "mcip_run.json").read_text())["precision"]
+    assert chosen["requested"] == "auto" and chosen["bf16"] == choose("auto", cpu=True).bf16, chosen
     tok = AutoTokenizer.from_pretrained(out)
     model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(smollm2_dir), out).eval()
     rows = load_from_disk(str(data))["validation"].select(range(3))
@@ -356,9 +260,10 @@ def test_smollm2_lora_lowers_validation_loss_and_answers_parse(smollm2_dir, tmp_
         assert parse_verdict(text).ok, text
 
 
+@pytest.mark.slow
 def test_lora_top_layers_trains_only_the_top_blocks(tiny_model_dir, dataset, tmp_path):
     out = tmp_path / "top"
-    _ok(
+    ok(
         launch(
             tiny_model_dir,
             dataset,

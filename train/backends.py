@@ -119,8 +119,10 @@ def _load_model(model: str, tok):
     import torch
     from transformers import AutoModelForCausalLM
 
+    from train.precision import inference_dtype
+
     cuda = torch.cuda.is_available()
-    dtype = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float32
+    dtype = inference_dtype("auto", cuda)  # float32 on every CPU: scores do not depend on the CPU model
     base = _adapter_base(Path(model)) if Path(model).is_dir() else None
     try:
         net = AutoModelForCausalLM.from_pretrained(base or model, dtype=dtype)
@@ -149,7 +151,7 @@ def two_way_p(lp_unsafe: float | None, lp_safe: float | None) -> float | None:
 
 
 class TransformersBackend:
-    """Batched, left-padded greedy decoding that stops at the template's end-of-turn token; bf16 on GPU."""
+    """Batched, left-padded greedy decoding that stops at the template's end-of-turn token (dtype: train/precision.py)."""
 
     name = "transformers"
 

@@ -130,9 +130,9 @@ def trained_in_4bit(run_meta: dict, adapter_config: dict) -> bool:
 
 
 def _torch_dtype(name: str):
-    import torch
+    from train.precision import inference_dtype
 
-    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[name]
+    return inference_dtype(name)
 
 
 def load_tokenizer(run: Path, base: str | None):

@@ -30,6 +30,7 @@ from trl import ModelConfig, SFTConfig, SFTTrainer, TrlParser, get_peft_config, 
 
 from mcip.prompt import STYLES
 from mcip.record import RecordError
+from train import precision
 from train.data import DataError, check_label_masks, load_splits, prepare, truncated_share
 from train.models import end_of_turn_token, load_gguf_model
 from train.tracking import setup_wandb
@@ -66,13 +67,28 @@ class ScriptArguments:
 
 @dataclass
 class GuardianSFTConfig(SFTConfig):
-    """TRL's SFTConfig plus the two knobs TRL does not have."""
+    """TRL's SFTConfig plus the knobs TRL does not have, and ``bf16: auto`` (the default; ``train/precision.py``)."""
 
+    bf16: str | None = field(
+        default="auto",
+        metadata={
+            "help": "bf16 autocast: auto (CUDA with bf16, or a CPU with native bf16 where it is faster), true, false"
+        },
+    )
     lora_top_layers: int | None = field(
         default=None,
         metadata={"help": "LoRA on the top N decoder layers only: backward stops there (much faster on CPU)"},
     )
     gguf_file: str | None = field(default=None, metadata={"help": "load the base model from this GGUF file"})
+
+    def __post_init__(self):
+        import torch
+
+        if self.fp16 and self.bf16 in (None, "auto"):
+            self.bf16 = False
+        self.precision = precision.choose(self.bf16, cpu=self.use_cpu or not torch.cuda.is_available())
+        self.bf16 = self.precision.bf16
+        super().__post_init__()
 
 
 def _model_kwargs(model_args: ModelConfig, training_args: GuardianSFTConfig) -> dict:
@@ -137,6 +153,15 @@ def main(script_args: ScriptArguments, training_args: GuardianSFTConfig, model_a
 
     logging.basicConfig(format="%(asctime)s %(name)s: %(message)s", level=logging.INFO)
     setup_wandb(training_args.report_to, notice=logger.warning)
+    chosen = training_args.precision
+    logger.info(
+        "precision: %s on %s (%s; bf16=%s requested; CPU: %s)",
+        "bf16 autocast" if chosen.bf16 else "float32",
+        chosen.device,
+        chosen.reason,
+        chosen.requested,
+        chosen.cpu,
+    )
     if not training_args.run_name or training_args.run_name == training_args.output_dir:
         training_args.run_name = (
             f"{Path(training_args.output_dir).name}-{Path(script_args.dataset_name).name}"
@@ -263,6 +288,7 @@ def main(script_args: ScriptArguments, training_args: GuardianSFTConfig, model_a
                         "lr_scheduler_type",
                     )
                 },
+                "precision": training_args.precision.as_dict(),
                 "label_masks": mask_stats,
                 "truncated_prompts": truncated,
                 "metrics": metrics,
