@@ -9,7 +9,7 @@ import pytest
 import yaml
 from safetensors.torch import load_file
 
-from tests.test_sft import _env, _log, _ok, launch, small_dataset
+from tests.conftest import launch, log_history, ok, train_env
 
 MULTI_CPU = {
     "compute_environment": "LOCAL_MACHINE",
@@ -33,11 +33,6 @@ ZERO3_CPU = {
 }
 
 
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
-    return small_dataset(tmp_path_factory.mktemp("ddpdata") / "ds", 64)
-
-
 def _launch(config: dict, model, data, out, tmp_path):
     cfg = tmp_path / "accelerate.yaml"
     cfg.write_text(yaml.safe_dump(config))
@@ -47,7 +42,7 @@ def _launch(config: dict, model, data, out, tmp_path):
         out,
         *("--per_device_train_batch_size", "2", "--max_steps", "2"),
         *("--eval_strategy", "no", "--save_strategy", "no"),
-        env=_env(tmp_path),
+        env=train_env(tmp_path),
         config_file=cfg,
         threads=1,
     )
@@ -60,19 +55,21 @@ def _adapter_trained(out) -> None:
     assert any(v.abs().sum() > 0 for v in lora_b), "the saved adapter never trained"
 
 
+@pytest.mark.slow
 def test_ddp_on_two_cpu_processes(tiny_model_dir, dataset, tmp_path):
     out = tmp_path / "ddp"
-    _ok(_launch(MULTI_CPU, tiny_model_dir, dataset, out, tmp_path))
+    ok(_launch(MULTI_CPU, tiny_model_dir, dataset, out, tmp_path))
     _adapter_trained(out)
-    losses = [e["loss"] for e in _log(out) if "loss" in e]
+    losses = [e["loss"] for e in log_history(out) if "loss" in e]
     assert len(losses) == 2
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     importlib.util.find_spec("deepspeed") is None,
     reason="DeepSpeed is a GPU extra (pip install .[gpu]); CPU CI does not install it",
 )
 def test_zero3_saves_a_complete_lora_adapter(tiny_model_dir, dataset, tmp_path):
     out = tmp_path / "zero3"
-    _ok(_launch(ZERO3_CPU, tiny_model_dir, dataset, out, tmp_path))
+    ok(_launch(ZERO3_CPU, tiny_model_dir, dataset, out, tmp_path))
     _adapter_trained(out)

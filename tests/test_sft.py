@@ -12,14 +12,14 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from mcip.prompt import format_answer
+from mcip.prompt import PromptFormat, format_answer
 from tests.conftest import CPU_RECIPE, launch, log_history, ok, small_dataset, train_env
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 GPU_RECIPES = sorted(
-    p for p in (REPO / "recipes").glob("*/*.yaml") if p.parent.name != "data" and p != CPU_RECIPE
+    p for p in (REPO / "recipes").glob("*/*.yaml") if p.parent.name not in ("data", "guard") and p != CPU_RECIPE
 )
 
 
@@ -109,7 +109,7 @@ def test_completion_mask_covers_exactly_the_answer(tiny_model_dir, dataset, tmp_
 
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
     split = load_from_disk(str(dataset))["validation"].select(range(4))
-    data = prepare(split, tok, "compact", 200, True, None)
+    data = prepare(split, tok, PromptFormat("compact", 200), 4096, None)
     args = SFTConfig(
         output_dir=str(tmp_path / "unused"), use_cpu=True, bf16=False, report_to="none", max_length=4096
     )
@@ -206,7 +206,7 @@ def test_smollm2_lora_lowers_validation_loss_and_answers_parse(smollm2_dir, tmp_
     from mcip.prompt import build_prompt
     from mcip.record import Trajectory
     from mcip.verdict import parse_verdict
-    from train.data import token_counter
+    from train.prompting import token_counter
 
     data = small_dataset(tmp_path / "ds", 320)
     out = tmp_path / "run"
