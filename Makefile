@@ -8,8 +8,8 @@ STAMP := $(VENV)/.installed
 # GPU=1 adds the GPU extras (deepspeed, liger-kernel, bitsandbytes). torch==2.13.0 is pinned either way:
 # on a CPU machine pip takes the local CPU wheel, on a GPU machine PyPI's CUDA build.
 GPU ?= 0
-EXTRAS := dev$(if $(filter 1,$(GPU)),$(comma)gpu,)
 comma := ,
+EXTRAS := dev$(if $(filter 1,$(GPU)),$(comma)gpu,)
 export PIP_CONSTRAINT := $(CURDIR)/constraints.txt
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
@@ -51,7 +51,7 @@ format: $(STAMP)
 DATA_RECIPE ?= recipes/data/default.yaml
 DATA_DIR ?= data/mcip-synth
 data: $(STAMP)
-	$(PY) -m data_gen --config $(DATA_RECIPE) $(DATA_ARGS)
+	$(PY) -m data_gen --config $(DATA_RECIPE) --output_dir $(DATA_DIR) $(DATA_ARGS)
 
 $(DATA_DIR)/dataset_dict.json: | $(STAMP)
 	$(PY) -m data_gen --config $(DATA_RECIPE) --output_dir $(DATA_DIR) $(DATA_ARGS)
@@ -62,7 +62,7 @@ RECIPE ?= recipes/smollm2-135m/lora_cpu.yaml
 ACCELERATE_CONFIG ?= accelerate_configs/cpu.yaml
 RUN_DIR ?= runs/smollm2-135m-lora-cpu
 train: $(STAMP) models $(DATA_DIR)/dataset_dict.json
-	$(BIN)/accelerate launch --config_file $(ACCELERATE_CONFIG) train/sft.py --config $(RECIPE) \
+	$(BIN)/accelerate launch --config_file $(ACCELERATE_CONFIG) -m train.sft --config $(RECIPE) \
 		--dataset_name $(DATA_DIR) --output_dir $(RUN_DIR) $(TRAIN_ARGS)
 
 # Evaluation on test and test_unseen (guardian protocol). CPU defaults: fast mode on a seeded sample of 400 items
@@ -73,7 +73,7 @@ EVAL_LIMIT ?= 400
 EVAL_SPLITS ?= test test_unseen
 eval: $(STAMP) models
 	@for split in $(EVAL_SPLITS); do \
-		$(PY) train/evaluate.py --model $(RUN_DIR) --data $(DATA_DIR) --split $$split --protocol guardian \
+		$(PY) -m train.evaluate --model $(RUN_DIR) --data $(DATA_DIR) --split $$split --protocol guardian \
 			--mode $(EVAL_MODE) $(if $(EVAL_LIMIT),--limit $(EVAL_LIMIT)) --output $(EVAL_DIR)/$$split \
 			$(EVAL_ARGS) || exit 1; \
 	done
@@ -81,7 +81,7 @@ eval: $(STAMP) models
 # Export: merge the adapter, verify the merged model, write the model card with the evaluation results.
 EXPORT_DIR ?= $(RUN_DIR)-export
 export: $(STAMP)
-	$(PY) train/export.py --run $(RUN_DIR) --output $(EXPORT_DIR) \
+	$(PY) -m train.export --run $(RUN_DIR) --output $(EXPORT_DIR) \
 		$(foreach split,$(EVAL_SPLITS),--metrics $(EVAL_DIR)/$(split)/metrics.json) $(EXPORT_ARGS)
 
 # Upload: make push MODEL_REPO=user/name [PRIVATE=1] [DRY_RUN=1]; make push-data DATA_REPO=user/name (or REPO=).
@@ -105,19 +105,16 @@ DEMO_STEPS ?= 48
 DEMO_EVAL_N ?= 150
 demo: $(STAMP) models
 	@echo "== 1/4 data: recipes/data/small.yaml -> $(DEMO_DATA)"
-	$(PY) -m data_gen --config recipes/data/small.yaml --output_dir $(DEMO_DATA)
+	@$(MAKE) --no-print-directory data DATA_RECIPE=recipes/data/small.yaml DATA_DIR=$(DEMO_DATA)
 	@echo "== 2/4 train: $(RECIPE), $(DEMO_STEPS) steps -> $(DEMO_DIR)/run"
-	$(BIN)/accelerate launch --config_file $(ACCELERATE_CONFIG) train/sft.py --config $(RECIPE) \
-		--dataset_name $(DEMO_DATA) --output_dir $(DEMO_DIR)/run --max_steps $(DEMO_STEPS) \
-		--eval_strategy no --save_strategy no $(TRAIN_ARGS)
+	@$(MAKE) --no-print-directory train DATA_RECIPE=recipes/data/small.yaml DATA_DIR=$(DEMO_DATA) RUN_DIR=$(DEMO_DIR)/run \
+		TRAIN_ARGS="--max_steps $(DEMO_STEPS) --eval_strategy no --save_strategy no $(TRAIN_ARGS)"
 	@echo "== 3/4 evaluate on test and test_unseen ($(DEMO_EVAL_N) items each)"
-	@for split in test test_unseen; do \
-		$(PY) train/evaluate.py --model $(DEMO_DIR)/run --data $(DEMO_DATA) --split $$split --protocol guardian \
-			--mode fast --limit $(DEMO_EVAL_N) --output $(DEMO_DIR)/eval/$$split || exit 1; \
-	done
+	@$(MAKE) --no-print-directory eval DATA_DIR=$(DEMO_DATA) RUN_DIR=$(DEMO_DIR)/run EVAL_DIR=$(DEMO_DIR)/eval \
+		EVAL_MODE=fast EVAL_LIMIT=$(DEMO_EVAL_N) EVAL_SPLITS="test test_unseen"
 	@echo "== 4/4 export: merge, verify, model card -> $(DEMO_DIR)/export"
-	$(PY) train/export.py --run $(DEMO_DIR)/run --output $(DEMO_DIR)/export \
-		--metrics $(DEMO_DIR)/eval/test/metrics.json --metrics $(DEMO_DIR)/eval/test_unseen/metrics.json
+	@$(MAKE) --no-print-directory export RUN_DIR=$(DEMO_DIR)/run EVAL_DIR=$(DEMO_DIR)/eval \
+		EXPORT_DIR=$(DEMO_DIR)/export EVAL_SPLITS="test test_unseen"
 	@$(PY) -m train.summarize --run $(DEMO_DIR)/run --eval $(DEMO_DIR)/eval --export $(DEMO_DIR)/export --data $(DEMO_DATA)
 
 # Render the guardian prompt and target answer for a built-in example trajectory.

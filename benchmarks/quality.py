@@ -1,8 +1,8 @@
 """Quality benchmark: does a guardian trained on our data recognise unsafe MCP behaviour, on tools it never saw?
 
 Trains SmolLM2-135M with a recipe (the CPU LoRA one by default, ``--recipe`` for the GPU one) for a fixed budget
-and seed (the real ``accelerate launch train/sft.py``), evaluates checkpoints along the way with the real
-``train/evaluate.py`` on ``test`` and ``test_unseen``, and puts beside them, on the very same items: the majority
+and seed (the real ``accelerate launch -m train.sft``), evaluates checkpoints along the way with the real
+``python -m train.evaluate`` on ``test`` and ``test_unseen``, and puts beside them, on the very same items: the majority
 and always-unsafe baselines, the shortcut probe (bag-of-words, benchmarks/shortcut_probe.py) and the zero-shot base
 model in both protocols.
 Prints the paper-protocol metrics (RR: 11-way accuracy / macro-F1; SA: binary accuracy / macro-F1), the gap
@@ -26,10 +26,9 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from mcip.taxonomy import LABELS
 
-from mcip.taxonomy import LABELS  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 SPLITS = ("test", "test_unseen")
 
@@ -65,7 +64,8 @@ def evaluate(
     if not (out / "metrics.json").is_file():
         cmd = [
             sys.executable,
-            "train/evaluate.py",
+            "-m",
+            "train.evaluate",
             "--model",
             model,
             "--data",
@@ -89,19 +89,21 @@ def evaluate(
     return json.loads((out / "metrics.json").read_text())
 
 
-def probe_on(data: str, ids_by_split: dict[str, list[str]]) -> dict:
-    """The shortcut probe, trained on train and scored on exactly the evaluated items."""
+def probe_on(data: str, ids_by_split: dict[str, list[str]], recipe: str) -> dict:
+    """The shortcut probe, trained on train and scored on exactly the evaluated items, reading the logs as the
+    recipe's guardian reads them."""
     from datasets import load_from_disk
+    from shortcut_probe import fit, recipe_prompter, texts
 
-    from benchmarks.shortcut_probe import fit, texts
     from train.metrics import Prediction, compute_metrics
 
     ds = load_from_disk(data)
-    vec, clf = fit(ds["train"])
+    prompter = recipe_prompter(recipe)
+    vec, clf = fit(ds["train"], prompter)
     out = {}
     for split, ids in ids_by_split.items():
         rows = ds[split].filter(lambda r, wanted=frozenset(ids): r["id"] in wanted)
-        pred = clf.predict(vec.transform(texts(rows)))
+        pred = clf.predict(vec.transform(texts(rows, prompter)))
         preds = [Prediction(i, t, p, p != "true") for i, t, p in zip(rows["id"], rows["label"], pred)]
         out[split] = compute_metrics(preds)
     return out
@@ -201,7 +203,8 @@ def main() -> int:
                 args.accelerate_config,
                 "--num_cpu_threads_per_process",
                 str(os.cpu_count() or 2),
-                "train/sft.py",
+                "-m",
+                "train.sft",
                 "--config",
                 args.recipe,
                 "--dataset_name",
@@ -245,7 +248,7 @@ def main() -> int:
         ]
         for split in SPLITS
     }
-    probe = probe_on(eval_data, ids)
+    probe = probe_on(eval_data, ids, args.recipe)
     for split in SPLITS:
         fast = result["evals"][f"{final} fast/{split}"]
         result["evals"][f"majority/{split}"] = fast["baselines"]["majority"]

@@ -1,12 +1,14 @@
 """Shortcut probe: can a bag-of-words classifier tell the labels apart from surface cues alone?
 
-A TF-IDF (words and word pairs) logistic regression is trained on the rendered logs of ``train`` (exactly what
-the guardian reads) and scored on ``test`` and ``test_unseen``. A class it gets near-perfectly is being learnt
+A TF-IDF (words and word pairs) logistic regression is trained on the logs of ``train`` rendered the way a
+training recipe renders them (``--recipe``: its prompt style, budget and tokenizer, through the same
+``train.prompting.Prompter``), so it reads what a guardian trained with that recipe reads; it is scored on
+``test`` and ``test_unseen``. A class it gets near-perfectly is being learnt
 from surface cues (a phrase, a tool name, a length): the generator should vary that surface or add hard
 negatives. A class it cannot learn needs understanding of the flows. Compare with the majority baseline, and
 with the trained guardian in benchmarks/quality.py.
 
-    python benchmarks/shortcut_probe.py --data data/mcip-synth [--json out.json]
+    python benchmarks/shortcut_probe.py --data data/mcip-synth [--recipe recipes/smollm2-135m/full_gpu.yaml] [--json out.json]
 """
 
 from __future__ import annotations
@@ -17,18 +19,36 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from mcip.record import from_row
+from mcip.taxonomy import LABEL_STRINGS, LABELS
 
-from mcip.taxonomy import LABEL_STRINGS, LABELS  # noqa: E402
+DEFAULT_RECIPE = "recipes/smollm2-135m/lora_cpu.yaml"
 
 SURFACE = 0.95  # per-class F1 above this on test_unseen means the class is learnable from surface cues
 
 
-def texts(split) -> list[str]:
-    return [p[1]["content"] for p in split["prompt"]]
+def recipe_prompter(recipe: str = DEFAULT_RECIPE):
+    """The Prompter a training recipe's model renders with: its style and budget, its tokenizer, its max_length."""
+    import yaml
+    from transformers import AutoTokenizer
+
+    from mcip.prompt import PromptFormat
+    from train.prompting import Prompter
+
+    cfg = yaml.safe_load(Path(recipe).read_text())
+    fmt = PromptFormat(
+        cfg.get("prompt_style") or "full", cfg.get("prompt_budget"), bool(cfg.get("rationale", True))
+    )
+    tokenizer = AutoTokenizer.from_pretrained(cfg["model_name_or_path"])
+    return Prompter.for_model(tokenizer, fmt, cfg.get("max_length"), 32)
 
 
-def fit(train):
+def texts(split, prompter) -> list[str]:
+    """The user message the guardian reads, rendered from each row's trajectory (never the stored column)."""
+    return [prompter.messages(from_row(row, f"row {i}"))[-1]["content"] for i, row in enumerate(split)]
+
+
+def fit(train, prompter):
     """The probe: TF-IDF over words and word pairs of the rendered logs, then logistic regression."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
@@ -40,25 +60,33 @@ def fit(train):
         sublinear_tf=True,
         token_pattern=r"[A-Za-z_][A-Za-z0-9_.\-]+",
     )
-    clf = LogisticRegression(max_iter=3000, C=4.0).fit(vec.fit_transform(texts(train)), train["label"])
+    clf = LogisticRegression(max_iter=3000, C=4.0).fit(
+        vec.fit_transform(texts(train, prompter)), train["label"]
+    )
     return vec, clf
 
 
-def probe(data_dir: str, max_train: int | None = None, seed: int = 0) -> dict:
+def probe(data_dir: str, max_train: int | None = None, seed: int = 0, recipe: str = DEFAULT_RECIPE) -> dict:
     from datasets import load_from_disk
     from sklearn.metrics import accuracy_score, f1_score
 
     data = load_from_disk(data_dir)
     train = data["train"].shuffle(seed=seed)
     train = train.select(range(min(max_train or len(train), len(train))))
+    prompter = recipe_prompter(recipe)
     start = time.perf_counter()
-    vec, clf = fit(train)
-    out = {"train_n": len(train), "fit_seconds": round(time.perf_counter() - start, 1), "splits": {}}
+    vec, clf = fit(train, prompter)
+    out = {
+        "train_n": len(train),
+        "recipe": recipe,
+        "fit_seconds": round(time.perf_counter() - start, 1),
+        "splits": {},
+    }
     for name in ("test", "test_unseen"):
         if name not in data:
             continue
         split = data[name]
-        pred = clf.predict(vec.transform(texts(split)))
+        pred = clf.predict(vec.transform(texts(split, prompter)))
         truth = split["label"]
         per = f1_score(truth, pred, labels=list(LABEL_STRINGS), average=None, zero_division=0)
         binary_truth = ["safe" if t == "true" else "unsafe" for t in truth]
@@ -97,9 +125,10 @@ def main() -> int:
     )
     parser.add_argument("--data", default="data/mcip-synth")
     parser.add_argument("--max-train", type=int, default=None)
+    parser.add_argument("--recipe", default=DEFAULT_RECIPE, help="render logs as this training recipe does")
     parser.add_argument("--json", default=None, help="also write the result here")
     args = parser.parse_args()
-    result = probe(args.data, args.max_train)
+    result = probe(args.data, args.max_train, recipe=args.recipe)
     print_table(result)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

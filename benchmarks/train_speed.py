@@ -54,7 +54,9 @@ def _examples(data: str, n: int, tokenizer, style: str, budget: int):
     from train.data import prepare
 
     split = load_from_disk(data)["train"].shuffle(seed=0).select(range(n))
-    return prepare(split, tokenizer, style, budget, True, None)
+    from mcip.prompt import PromptFormat
+
+    return prepare(split, tokenizer, PromptFormat(style, budget), 1024, None)
 
 
 def run_one(args) -> dict:

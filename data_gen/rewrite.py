@@ -14,13 +14,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 from data_gen.edit import final_answer_index, mentions, scalar_values, set_content
+from mcip.endpoint import ChatEndpoint, EndpointError
 from mcip.io import atomic_write
 from mcip.record import Trajectory
 
@@ -46,12 +44,16 @@ class Rewriter:
         retries: int = 3,
         timeout: float = 60.0,
     ):
-        self.url = api_base.rstrip("/") + "/chat/completions" if api_base else None
+        key = os.environ.get(api_key_env)
+        self.endpoint = (
+            ChatEndpoint.from_base(api_base, api_key=key, retries=retries, timeout=timeout)
+            if api_base
+            else None
+        )
+        self.url = self.endpoint.url if self.endpoint else None
         self._local = None  # (tokenizer, model) when no endpoint is given
         self.model = model
-        self.key = os.environ.get(api_key_env)
         self.cache = Path(cache_dir)
-        self.retries, self.timeout = retries, timeout
         self.stats = {"requests": 0, "cached": 0, "kept": 0, "rejected": 0}
 
     def _ask(self, kind: str, text: str) -> str:
@@ -92,27 +94,12 @@ class Rewriter:
         return tok.decode(out[0, ids["input_ids"].shape[1] :], skip_special_tokens=True).strip()
 
     def _post(self, payload: dict) -> str:
-        body = json.dumps(payload).encode()
-        headers = {
-            "Content-Type": "application/json",
-            **({"Authorization": f"Bearer {self.key}"} if self.key else {}),
-        }
-        for attempt in range(self.retries + 1):
-            try:
-                self.stats["requests"] += 1
-                request = urllib.request.Request(self.url, body, headers, method="POST")
-                with urllib.request.urlopen(request, timeout=self.timeout) as resp:
-                    return json.loads(resp.read())["choices"][0]["message"]["content"].strip()
-            except urllib.error.HTTPError as err:
-                if err.code not in (408, 429) and err.code < 500 or attempt == self.retries:
-                    raise RewriteError(f"rewrite endpoint {self.url}: HTTP {err.code}") from None
-            except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
-                if attempt == self.retries:
-                    raise RewriteError(f"rewrite endpoint {self.url} unreachable: {err}") from None
-            except (KeyError, IndexError, json.JSONDecodeError):
-                raise RewriteError(f"rewrite endpoint {self.url}: not an OpenAI chat completion") from None
-            time.sleep(0.5 * 2**attempt)
-        raise RewriteError(f"rewrite endpoint {self.url}: no answer")  # not reached: the last attempt raises
+        self.stats["requests"] += 1
+        try:
+            answer = self.endpoint.complete(payload)
+        except EndpointError as err:
+            raise RewriteError(f"rewrite {err}") from None
+        return (answer["choices"][0]["message"].get("content") or "").strip()
 
     def _accept(self, original: str, rewritten: str, values: list[Any]) -> bool:
         """Keep a rewrite only if every value the original text shows is still there, verbatim."""

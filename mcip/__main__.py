@@ -12,8 +12,8 @@ import argparse
 import sys
 
 from mcip.examples import EXAMPLES
-from mcip.flows import derive_flows, render_mci_log
-from mcip.prompt import STYLES, build_paper_prompt, build_prompt, format_answer
+from mcip.flows import derive_flows, flags
+from mcip.prompt import STYLES, build_paper_prompt, build_prompt, format_answer, render_mci_log
 from mcip.record import RecordError, iter_jsonl, load_jsonl
 from mcip.taxonomy import ATTACKS, markdown_table
 
@@ -43,7 +43,7 @@ def _validate(args: argparse.Namespace) -> int:
     n = flagged = 0
     for traj in iter_jsonl(args.file):
         n += 1
-        for finding in traj.flags():
+        for finding in flags(traj):
             flagged += 1
             print(f"{args.file}: record {traj.id or n}: flag: {finding}")
     print(f"{args.file}: {n} valid record(s), {flagged} flag(s)")

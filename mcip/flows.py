@@ -1,4 +1,4 @@
-"""MCI (model contextual integrity) flows: derive, check and render them.
+"""MCI (model contextual integrity) flows: derive and check them (rendering lives in mcip/prompt.py).
 
 Each message of a trajectory carries one or more information flows, 5-tuples after Contextual Integrity:
 *sender* sends *subject*'s *information type* to *recipient* under a *transmission principle*. Derivation is
@@ -7,9 +7,6 @@ the tracking record (MAESTRO L5) and what the guardian reads (L6).
 """
 
 from __future__ import annotations
-
-import json
-import re
 
 from mcip.record import Finding, Flow, Message, ToolCall, Trajectory
 
@@ -137,6 +134,20 @@ def derive_flows(traj: Trajectory) -> list[Flow]:
     return flows
 
 
+def flags(traj: Trajectory) -> list[Finding]:
+    """Deviations worth reporting that are not errors: calls to tools the log does not list, and logs that bend
+    the trajectory grammar (``check_grammar``)."""
+    out = []
+    if traj.tools:
+        for i, call in traj.calls():
+            if traj.tool(call.function.name) is None:
+                out.append(
+                    Finding(f"messages.{i}.tool_calls", f"call to {call.function.name!r}, not in tools")
+                )
+    out.extend(check_grammar(traj))
+    return out
+
+
 def ends_with_proposed_call(traj: Trajectory) -> bool:
     """True when the log ends with a call awaiting review: the guard sees it before it runs."""
     last = traj.messages[-1]
@@ -174,46 +185,3 @@ def check_grammar(traj: Trajectory) -> list[Finding]:
             if c.id not in answered:
                 found.append(Finding(f"messages.{i}", f"call {c.id!r} to {c.function.name!r} has no result"))
     return found
-
-
-# json.dumps(ensure_ascii=False) escapes control characters but leaves these Unicode line breaks raw.
-_UNICODE_BREAKS = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
-_BREAKS_RX = re.compile("[\x85\u2028\u2029]")
-
-
-def dumps_inline(value, separators=(", ", ": ")) -> str:
-    """JSON on one line whatever the value holds: no raw newline of any kind survives."""
-    text = json.dumps(value, ensure_ascii=False, separators=separators)
-    return _BREAKS_RX.sub(lambda m: _UNICODE_BREAKS[m.group()], text)
-
-
-_PLAIN = re.compile(r"[\w.@:/+-]+(?:,? [\w.@:/+-]+)*")
-
-
-def inline(text: str, limit: int = 80) -> str:
-    """Render an untrusted name on one line: plain identifiers as they are, anything else JSON-quoted.
-
-    Quoting keeps newlines, ``|`` separators and marker look-alikes in names from reaching the layout.
-    """
-    if len(text) <= limit and _PLAIN.fullmatch(text):
-        return text
-    if len(text) > limit:
-        text = text[:limit] + "..."
-    return dumps_inline(text)
-
-
-def render_flow(n: int, flow: Flow, compact: bool = False) -> str:
-    """One numbered flow. ``compact`` keeps sender, recipient and a non-default subject: the information type and
-    principle follow from the flow's kind and its data line, and small models pay for every token."""
-    if compact:
-        subject = "" if flow.subject == "user" else f" | subject: {inline(flow.subject)}"
-        return f"{n}. {inline(flow.sender)} -> {inline(flow.recipient)}{subject}"
-    return (
-        f"{n}. {inline(flow.sender)} -> {inline(flow.recipient)} | subject: {inline(flow.subject)} | "
-        f"{inline(flow.info_type, 160)} | {flow.principle}"
-    )
-
-
-def render_mci_log(flows: list[Flow]) -> str:
-    """The numbered MCI log, one flow per line (the tracking view, without message contents)."""
-    return "\n".join(render_flow(n, f) for n, f in enumerate(flows, 1))

@@ -22,11 +22,14 @@ The paper protocol asks the same 11-way question as a multiple choice answered `
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
 from typing import Any
 
-from mcip.flows import derive_flows, dumps_inline, ends_with_proposed_call, inline, render_flow
+from mcip.flows import derive_flows, ends_with_proposed_call
 from mcip.record import Flow, Trajectory
 from mcip.taxonomy import LABELS, get_label
 
@@ -34,7 +37,7 @@ TOOLS_BEGIN, TOOLS_END = "[TOOLS]", "[END TOOLS]"
 LOG_BEGIN, LOG_END = "[MCI LOG]", "[END MCI LOG]"
 MARKERS = (TOOLS_BEGIN, TOOLS_END, LOG_BEGIN, LOG_END)
 INDENT = "   "
-TRUNCATION_NOTE = "Note: {n} long field(s) were truncated to fit the length budget; the flows are complete."
+TRUNCATION_PREFIX = "Note: cut to fit the length budget: "
 PROPOSED_NOTE = "Note: the last flow is a proposed call awaiting review; it has not run yet."
 STYLES = ("full", "compact")
 
@@ -44,6 +47,51 @@ TokenCounter = Callable[[str], int]
 def approx_tokens(text: str) -> int:
     """A tokenizer-free, deliberately high estimate (JSON-heavy text runs at about 3 characters a token)."""
     return len(text) // 3 + 1
+
+
+# -- rendering untrusted text on one line ----------------------------------------------------------------
+
+# json.dumps(ensure_ascii=False) escapes control characters but leaves these Unicode line breaks raw.
+_UNICODE_BREAKS = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+_BREAKS_RX = re.compile("[\x85\u2028\u2029]")
+
+
+def dumps_inline(value, separators=(", ", ": ")) -> str:
+    """JSON on one line whatever the value holds: no raw newline of any kind survives."""
+    text = json.dumps(value, ensure_ascii=False, separators=separators)
+    return _BREAKS_RX.sub(lambda m: _UNICODE_BREAKS[m.group()], text)
+
+
+_PLAIN = re.compile(r"[\w.@:/+-]+(?:,? [\w.@:/+-]+)*")
+
+
+def inline(text: str, limit: int = 80) -> str:
+    """Render an untrusted name on one line: plain identifiers as they are, anything else JSON-quoted.
+
+    Quoting keeps newlines, ``|`` separators and marker look-alikes in names from reaching the layout.
+    """
+    if len(text) <= limit and _PLAIN.fullmatch(text):
+        return text
+    if len(text) > limit:
+        text = text[:limit] + "..."
+    return dumps_inline(text)
+
+
+def render_flow(n: int, flow: Flow, compact: bool = False) -> str:
+    """One numbered flow. ``compact`` keeps sender, recipient and a non-default subject: the information type and
+    principle follow from the flow's kind and its data line, and small models pay for every token."""
+    if compact:
+        subject = "" if flow.subject == "user" else f" | subject: {inline(flow.subject)}"
+        return f"{n}. {inline(flow.sender)} -> {inline(flow.recipient)}{subject}"
+    return (
+        f"{n}. {inline(flow.sender)} -> {inline(flow.recipient)} | subject: {inline(flow.subject)} | "
+        f"{inline(flow.info_type, 160)} | {flow.principle}"
+    )
+
+
+def render_mci_log(flows: list[Flow]) -> str:
+    """The numbered MCI log, one flow per line (the tracking view, without message contents)."""
+    return "\n".join(render_flow(n, f) for n, f in enumerate(flows, 1))
 
 
 # -- system policies ---------------------------------------------------------------------------------------
@@ -78,24 +126,31 @@ def system_policy(style: str = "full") -> str:
 
 @dataclass
 class _Field:
-    """A truncatable piece of untrusted text, rendered JSON-quoted (or as compact JSON when ``value`` is set)."""
+    """A truncatable piece of untrusted text, rendered JSON-quoted (or as compact JSON when ``value`` is set).
+
+    ``kind`` says what the verdict may depend on, which decides when it is cut: ``content`` (tool results,
+    agent prose: cut head-and-tail first), ``tool`` (descriptions of called tools and their look-alikes),
+    ``evidence`` (the user's requests and every call's arguments: cut last).
+    """
 
     text: str
     value: Any = None  # a parsed JSON object or list, rendered compactly when it fits
+    kind: str = "content"
+
+    @cached_property
+    def full(self) -> str:
+        return dumps_inline(self.value) if self.value is not None else dumps_inline(self.text)
 
     def render(self, cap: int | None) -> tuple[str, bool]:
-        full = _dump(self.value) if self.value is not None else dumps_inline(self.text)
         if cap is None or len(self.text) <= cap:
-            return full, False
+            return self.full, False
         cut = len(self.text) - cap
-        return dumps_inline(self.text[:cap] + f" ...[truncated {cut} chars]"), True
+        head = self.text[: cap - cap // 3]
+        tail = self.text[len(self.text) - cap // 3 :] if cap // 3 else ""
+        return dumps_inline(f"{head} ...[{cut} chars cut]... {tail}".strip()), True
 
 
-def _dump(value: Any) -> str:
-    return dumps_inline(value)
-
-
-def _content_field(content: str | None) -> _Field:
+def _content_field(content: str | None, kind: str = "content") -> _Field:
     content = content or ""
     stripped = content.strip()
     if stripped[:1] in "{[":
@@ -104,8 +159,8 @@ def _content_field(content: str | None) -> _Field:
         except json.JSONDecodeError:
             value = None
         if isinstance(value, (dict, list)):
-            return _Field(_dump(value), value)
-    return _Field(content)
+            return _Field(dumps_inline(value), value, kind)
+    return _Field(content, kind=kind)
 
 
 def _signature(schema: dict[str, Any], limit: int = 12) -> str:
@@ -134,37 +189,140 @@ def _privilege(tool) -> str:
     return ""
 
 
-def _layout(traj: Trajectory, flows: list[Flow], tools: list, compact: bool) -> list[str | _Field]:
+_RANK = {"read": 0, "write": 1, "admin": 2}
+
+
+def _norm(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+def key_tools(traj: Trajectory) -> set[int]:
+    """Indexes of the tools the verdict may depend on: every called tool, tools whose names look like a called
+    tool's (same or near-same bare name on any server: look-alikes), and higher-privilege tools on a called
+    tool's server (the twins an escalation would use instead). Kept in full when a long log is cut."""
+    tools = list(traj.tools)
+    names = [c.function.name for _, c in traj.calls()]
+    called = [t for t in tools if any(_called(t, n) for n in names)]
+    bare = {_norm(n.split(".")[-1]) for n in names}
+    escalations = {(t.server, _RANK.get(t.privilege or "", 0)) for t in called if t.server}
+
+    def depends(tool) -> bool:
+        own = _norm(tool.name)
+        if any(own == n or _similar(own, n) for n in bare):
+            return True
+        rank = _RANK.get(tool.privilege or "", -1)
+        return any(tool.server == server and rank > floor for server, floor in escalations)
+
+    return {i for i, tool in enumerate(tools) if depends(tool)}
+
+
+def _called(tool, name: str) -> bool:
+    return name in (tool.name, tool.qualified_name)
+
+
+def _similar(a: str, b: str) -> bool:
+    if min(len(a), len(b)) < 4 or abs(len(a) - len(b)) > 3:
+        return False
+    from difflib import SequenceMatcher
+
+    return SequenceMatcher(None, a, b).ratio() >= 0.85
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _short(description: str, limit: int = 90) -> str:
+    first = _one_line(description).split(". ")[0]
+    return first if len(first) <= limit else first[:limit] + "..."
+
+
+@dataclass(frozen=True)
+class _Level:
+    """One step of cutting: how the tools no call depends on are listed, which fields may shrink, and the
+    smallest per-field cap (in characters) a content field keeps at this step."""
+
+    others: str  # "full", "line" (name and a one-line description), "name", "count"
+    kinds: tuple[str, ...]
+    min_cap: int
+
+
+_LEVELS = (
+    _Level("full", ("content",), 600),
+    _Level("line", ("content",), 600),
+    _Level("line", ("content",), 160),
+    _Level("name", ("content",), 160),
+    _Level("count", ("content",), 0),
+    _Level("count", ("content", "tool"), 0),
+    _Level("count", ("content", "tool", "evidence"), 0),
+)
+
+
+def _tool_lines(traj: Trajectory, keep: set[int], others: str, compact: bool) -> list[str | _Field]:
     parts: list[str | _Field] = [TOOLS_BEGIN]
-    for tool in tools:  # compact: no signature (the calls show their arguments)
-        signature = "" if compact else f" ({_signature(tool.inputSchema)})"
+    hidden = []
+    for i, tool in enumerate(traj.tools):
+        key = i in keep
+        mode = "full" if key else others
+        if mode == "count":
+            hidden.append(tool.qualified_name)
+            continue
+        if mode == "name":
+            hidden.append(tool.qualified_name)
+            continue
+        signature = "" if compact or mode != "full" else f" ({_signature(tool.inputSchema)})"
         parts.append(f"- {inline(tool.qualified_name)}{_privilege(tool)}{signature}")
         if tool.description:
-            parts.append(_Field(tool.description))
-    parts += [TOOLS_END, LOG_BEGIN]
+            text = tool.description if mode == "full" else _short(tool.description)
+            parts.append(_Field(text, kind="tool" if key else "content"))
+    if hidden and others == "name":
+        parts.append(f"- other tools (name only): {dumps_inline(hidden)}")
+    elif hidden:
+        servers = sorted({n.rsplit(".", 1)[0] for n in hidden if "." in n})
+        where = f" on {dumps_inline(servers)}" if servers else ""
+        parts.append(f"- and {len(hidden)} other tool(s){where} that no call uses (not listed)")
+    parts.append(TOOLS_END)
+    return parts
+
+
+def _flow_parts(
+    traj: Trajectory, flows: list[Flow], compact: bool, shown: set[int] | None
+) -> list[str | _Field]:
+    parts: list[str | _Field] = [LOG_BEGIN]
+    skipped = 0
     for n, flow in enumerate(flows, 1):
+        if shown is not None and n - 1 not in shown:
+            skipped += 1
+            continue
+        if skipped:
+            parts.append(f"... {skipped} flow(s) omitted to fit the length budget ...")
+            skipped = 0
         parts.append(render_flow(n, flow, compact))
         msg = traj.messages[flow.message]
         call = next((c for c in msg.tool_calls or () if c.id == flow.call_id), None)
         if call is not None:
-            parts.append(_Field(_dump(call.function.args), call.function.args))
+            parts.append(_Field(dumps_inline(call.function.args), call.function.args, "evidence"))
         else:
-            parts.append(_content_field(msg.content))
+            final = flow.message == len(traj.messages) - 1 and msg.role == "assistant"
+            # the user's requests and the final answer (where faked data shows) are evidence; results are content
+            parts.append(
+                _content_field(msg.content, "evidence" if msg.role == "user" or final else "content")
+            )
+    if skipped:
+        parts.append(f"... {skipped} flow(s) omitted to fit the length budget ...")
     parts.append(LOG_END)
     return parts
 
 
-def _assemble(parts: list[str | _Field], cap: int | None, notes: list[str]) -> tuple[str, int]:
+def _assemble(parts: list[str | _Field], caps: dict[str, int | None], notes: list[str]) -> tuple[str, int]:
     lines, cut = list(notes), 0
     for part in parts:
         if isinstance(part, str):
             lines.append(part)
         else:
-            text, truncated = part.render(cap)
+            text, truncated = part.render(caps.get(part.kind))
             cut += truncated
             lines.append(INDENT + text)
-    if cut:
-        lines.insert(0, TRUNCATION_NOTE.format(n=cut))
     return "\n".join(lines), cut
 
 
@@ -180,54 +338,168 @@ def _cap_for(lengths: list[int], total: int) -> int:
     return lo
 
 
+@dataclass(frozen=True)
+class Rendering:
+    """A rendered log and what was cut to fit: ``text`` is what the guardian reads."""
+
+    text: str
+    truncated: bool = False
+    cut: tuple[str, ...] = ()  # what was cut, in words (also in the text's note)
+
+
+def _note(cut_fields: int, others: str, n_others: int, omitted: int) -> str:
+    what = []
+    if cut_fields:
+        what.append(f"{cut_fields} long field(s) cut head-and-tail")
+    if n_others and others != "full":
+        what.append(
+            {
+                "line": f"{n_others} tool(s) no call uses shown with one line",
+                "name": f"{n_others} tool(s) no call uses shown by name only",
+                "count": f"{n_others} tool(s) no call uses not listed",
+            }[others]
+        )
+    if omitted:
+        what.append(f"{omitted} flow(s) omitted")
+    return TRUNCATION_PREFIX + "; ".join(what) + "."
+
+
+def render_log(
+    traj: Trajectory,
+    budget_tokens: int | None = None,
+    count_tokens: TokenCounter = approx_tokens,
+    compact: bool = False,
+) -> Rendering:
+    """The user-message body: tools, MCI log with contents, and notes; at most ``budget_tokens`` if given.
+
+    When the log is over budget it is cut by what the verdict depends on, in steps (``_LEVELS``): tool results
+    and agent prose are cut head-and-tail and tools no call depends on shrink to one line, then to names, then
+    to a count; only then the called tools' (and their look-alikes' and higher-privilege twins') descriptions,
+    and last the user's requests and the calls' arguments. Every flow header stays; if the headers alone are
+    over budget, the oldest flows that are not user requests are omitted (the proposed call, at the end, stays).
+    The prompt says what was cut. The bound holds for any ``count_tokens``.
+    """
+    flows = traj.flows or derive_flows(traj)
+    notes = [PROPOSED_NOTE] if ends_with_proposed_call(traj) else []
+    keep = key_tools(traj)
+    n_others = len(traj.tools) - len(keep)
+
+    tool_lines: dict[str, list[str | _Field]] = {}
+    flow_parts = _flow_parts(traj, flows, compact, None)
+
+    def layout(others: str, shown: set[int] | None = None) -> list[str | _Field]:
+        if others not in tool_lines:
+            tool_lines[others] = _tool_lines(traj, keep, others, compact)
+        return tool_lines[others] + (flow_parts if shown is None else _flow_parts(traj, flows, compact, shown))
+
+    full_parts = layout("full")
+    text, _ = _assemble(full_parts, {}, notes)
+    if budget_tokens is None:
+        return Rendering(text)
+    exact = count_tokens(text)
+    if exact <= budget_tokens:
+        return Rendering(text)
+    # Search with a character estimate calibrated on this log (a tokenizer call costs milliseconds on a 40k-char
+    # log; the search makes dozens), then check the pick with the real counter and tighten until it fits.
+    ratio = max(len(text), 1) / max(exact, 1)
+
+    def estimate(candidate: str) -> int:
+        return int(len(candidate) / ratio) + 1
+
+    target = budget_tokens
+    for _ in range(6):
+        found = _fit(layout, flows, notes, n_others, target, estimate, ratio)
+        real = count_tokens(found)
+        if real <= budget_tokens:
+            return Rendering(found, True, (found.splitlines()[0],))
+        target = max(1, int(target * budget_tokens / real) - 2)
+    found = _fit(layout, flows, notes, n_others, budget_tokens, count_tokens, ratio)  # exact, slow, certain
+    return Rendering(found, True, (found.splitlines()[0],))
+
+
+def _fit(layout, flows, notes, n_others, budget_tokens, count_tokens, ratio) -> str:
+    """The first cut (``_LEVELS``, then omitted flows) whose rendering ``count_tokens`` puts within budget."""
+    full_parts = layout("full")
+
+    def attempt(parts, level: _Level, omitted: int) -> str | None:
+        fields = [p for p in parts if isinstance(p, _Field) and p.kind in level.kinds]
+        lengths = [len(f.text) for f in fields]
+        floor = {k: level.min_cap for k in level.kinds}
+        probe_notes = [_note(len(fields) or 1, level.others, n_others, omitted), *notes]
+        skeleton, _ = _assemble(parts, floor, probe_notes)
+        room = budget_tokens - count_tokens(skeleton)
+        if room < 0:
+            return None
+        # water-filling over the shrinkable fields; the cap never goes below this level's floor
+        target = sum(min(n, level.min_cap) for n in lengths) + int(room * ratio)
+        for _ in range(10):
+            cap = max(_cap_for(lengths, target), level.min_cap)
+            caps = {k: cap for k in level.kinds}
+            body, cut = _assemble(parts, caps, [])
+            lines = (
+                [_note(cut, level.others, n_others, omitted), *notes]
+                if cut or level.others != "full" or omitted
+                else notes
+            )
+            candidate = "\n".join([*lines, body])
+            over = count_tokens(candidate) - budget_tokens
+            if over <= 0:
+                return candidate
+            if cap == level.min_cap:
+                return None
+            target -= int(over * ratio) + 4 * max(len(fields), 1)
+        return None
+
+    for level in _LEVELS:
+        parts = full_parts if level.others == "full" else layout(level.others)
+        found = attempt(parts, level, 0)
+        if found is not None:
+            return found
+    # the flow headers alone are over budget: omit the oldest flows that are not user requests
+    last = _LEVELS[-1]
+    requests = {i for i, f in enumerate(flows) if f.info_type == "request"}
+    others = [i for i in range(len(flows)) if i not in requests]
+    lo, hi, best = 0, len(others), None
+    while lo <= hi:  # the most recent flows kept that still fit
+        mid = (lo + hi) // 2
+        shown = requests | set(others[len(others) - mid :])
+        found = attempt(layout("count", shown), last, len(flows) - len(shown))
+        if found is not None:
+            best, lo = found, mid + 1
+        else:
+            hi = mid - 1
+    if best is None:  # even the requests alone are over: keep the last flows only
+        for k in range(len(flows), -1, -1):
+            shown = set(range(len(flows) - k, len(flows)))
+            best = attempt(layout("count", shown), last, len(flows) - len(shown))
+            if best is not None:
+                break
+    if best is None:  # a budget too small for any log: a bare note, never more than the budget allows
+        best = _fit_chars(
+            TRUNCATION_PREFIX + "the log does not fit the length budget.", budget_tokens, count_tokens
+        )
+    return best
+
+
+def _fit_chars(text: str, budget: int, count_tokens: TokenCounter) -> str:
+    while text and count_tokens(text) > budget:
+        text = text[: len(text) * 3 // 4]
+    return text
+
+
 def render_trajectory(
     traj: Trajectory,
     budget_tokens: int | None = None,
     count_tokens: TokenCounter = approx_tokens,
-    flows: list[Flow] | None = None,
     compact: bool = False,
 ) -> str:
-    """The user-message body: tools, MCI log with contents, and notes. Fits ``budget_tokens`` if given.
+    """The rendered log as text (``render_log`` without the record of what was cut)."""
+    return render_log(traj, budget_tokens, count_tokens, compact).text
 
-    Long fields are cut first (water-filling: the longest shrink first); if the skeleton alone is over
-    budget, tools that no call refers to are left out. Flows are never dropped. ``compact`` renders flows as
-    sender -> recipient (and a non-default subject) and tools without signatures (the compact style).
-    """
-    flows = flows if flows is not None else (traj.flows or derive_flows(traj))
-    notes = [PROPOSED_NOTE] if ends_with_proposed_call(traj) else []
-    tools = list(traj.tools)
-    parts = _layout(traj, flows, tools, compact)
-    text, _ = _assemble(parts, None, notes)
-    if budget_tokens is None or count_tokens(text) <= budget_tokens:
-        return text
 
-    called = {c.function.name for _, c in traj.calls()}
-    for attempt in range(2):
-        if attempt == 1:  # second pass: drop tools no call refers to
-            kept = [t for t in tools if t.name in called or t.qualified_name in called]
-            if len(kept) == len(tools):
-                break
-            notes = notes + [f"Note: {len(tools) - len(kept)} tool(s) that no call uses are not shown."]
-            parts = _layout(traj, flows, kept, compact)
-        fields = [p for p in parts if isinstance(p, _Field)]
-        skeleton, _ = _assemble(parts, 0, notes)
-        room = budget_tokens - count_tokens(skeleton)
-        if room <= 0:
-            continue
-        lengths = [len(f.text) for f in fields]
-        chars_per_token = max(len(text), 1) / max(count_tokens(text), 1)
-        target = int(room * chars_per_token)
-        for _ in range(8):
-            cap = _cap_for(lengths, target)
-            text, _ = _assemble(parts, cap, notes)
-            over = count_tokens(text) - budget_tokens
-            if over <= 0:
-                return text
-            target -= int(over * chars_per_token) + 8 * len(fields)
-            if target <= 0:
-                break
-    text, _ = _assemble(parts, 0, notes)
-    return text  # the skeleton alone is over budget; the caller measures and decides
+def is_truncated(text: str) -> bool:
+    """Whether a rendered prompt (or user message) says it was cut to fit its budget."""
+    return TRUNCATION_PREFIX in text
 
 
 # -- guardian protocol ---------------------------------------------------------------------------------------
@@ -243,17 +515,18 @@ def build_prompt(
 ) -> list[dict[str, str]]:
     """The guardian prompt as chat messages (system policy, user message with the rendered trajectory).
 
-    ``budget_tokens`` bounds the user message; the system policy is fixed per style.
+    ``budget_tokens`` bounds the whole user message, header line included; the system policy is fixed per style.
     """
-    body = render_trajectory(traj, budget_tokens, count_tokens, compact=style == "compact")
-    return [
-        {"role": "system", "content": system_policy(style)},
-        {"role": "user", "content": f"{_USER_HEAD}\n{body}"},
-    ]
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    policy = system_policy(style)  # checks the style
+    head = f"{_USER_HEAD}\n"
+    room = None if budget_tokens is None else budget_tokens - count_tokens(head)
+    for _ in range(4):  # a tokenizer may merge across the join: re-render with the excess taken off
+        user = head + render_trajectory(traj, room, count_tokens, compact=style == "compact")
+        over = 0 if budget_tokens is None else count_tokens(user) - budget_tokens
+        if over <= 0:
+            break
+        room -= over
+    return [{"role": "system", "content": policy}, {"role": "user", "content": user}]
 
 
 def format_answer(label: str, rationale: str | None = None) -> str:
@@ -270,6 +543,87 @@ def format_answer(label: str, rationale: str | None = None) -> str:
 
 def build_completion(label: str, rationale: str | None = None) -> list[dict[str, str]]:
     return [{"role": "assistant", "content": format_answer(label, rationale)}]
+
+
+# -- the prompt format a model is trained with ---------------------------------------------------------------
+
+PROMPT_FILE = "mcip_prompt.json"
+
+
+class PromptFormatError(ValueError):
+    """An unreadable or invalid ``mcip_prompt.json``; the message names the file and the field."""
+
+
+@dataclass(frozen=True)
+class PromptFormat:
+    """How a guardian reads logs and answers: one object for training, evaluation, export and the runtime guard.
+
+    ``budget_tokens`` is an upper bound the user chose for the user message; the room a log actually gets also
+    follows from the model's context (``train.budget``), whichever is smaller. Saved with every run and checkpoint
+    as ``mcip_prompt.json``; a model without one is read with the defaults (full style, the context's room).
+    """
+
+    style: str = "full"
+    budget_tokens: int | None = None
+    rationale: bool = True
+    end_of_turn: str | None = None
+
+    def __post_init__(self):
+        if self.style not in STYLES:
+            raise PromptFormatError(f"style: {self.style!r} is not one of {', '.join(STYLES)}")
+        if self.budget_tokens is not None and (
+            isinstance(self.budget_tokens, bool)
+            or not isinstance(self.budget_tokens, int)
+            or self.budget_tokens < 1
+        ):
+            raise PromptFormatError(
+                f"budget_tokens: {self.budget_tokens!r} is not a positive integer or null"
+            )
+        if not isinstance(self.rationale, bool):
+            raise PromptFormatError(f"rationale: {self.rationale!r} is not true or false")
+
+    def messages(
+        self, traj: Trajectory, count_tokens: TokenCounter = approx_tokens, budget_tokens: int | None = None
+    ) -> list[dict[str, str]]:
+        """The chat prompt; ``budget_tokens`` (the room the model's context leaves) overrides the saved bound."""
+        return build_prompt(traj, self.style, budget_tokens or self.budget_tokens, count_tokens)
+
+    def completion(self, label: str, rationale: str | None = None) -> list[dict[str, str]]:
+        return build_completion(label, rationale if self.rationale else None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in ("style", "budget_tokens", "rationale", "end_of_turn")}
+
+    def save(self, folder) -> None:
+        from mcip.io import atomic_write
+
+        with atomic_write(Path(folder) / PROMPT_FILE) as fh:
+            json.dump(self.to_dict(), fh, indent=2, sort_keys=True)
+            fh.write("\n")
+
+    @classmethod
+    def load(cls, folder) -> PromptFormat | None:
+        """The format saved in ``folder``, or in the run folder above a ``checkpoint-N`` that lacks one; None if
+        neither has one (a base model). A bad file is an error naming it, never a silent default."""
+        folder = Path(folder)
+        path = folder / PROMPT_FILE
+        if not path.is_file() and folder.name.startswith("checkpoint-"):
+            path = folder.parent / PROMPT_FILE
+        if not path.is_file():
+            return None
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise PromptFormatError(f"{path}: unreadable ({str(err).splitlines()[0]})") from None
+        if not isinstance(data, dict):
+            raise PromptFormatError(f"{path}: not a JSON object")
+        unknown = set(data) - {"style", "budget_tokens", "rationale", "end_of_turn"}
+        if unknown:
+            raise PromptFormatError(f"{path}: unknown field(s) {', '.join(sorted(unknown))}")
+        try:
+            return cls(**data)
+        except PromptFormatError as err:
+            raise PromptFormatError(f"{path}: {err}") from None
 
 
 # -- paper protocol -------------------------------------------------------------------------------------------

@@ -186,20 +186,6 @@ class Trajectory(_Strict):
     def to_json(self) -> str:
         return json.dumps(self.model_dump(mode="json", exclude_none=True), ensure_ascii=False, sort_keys=True)
 
-    def flags(self) -> list[Finding]:
-        """Deviations worth reporting that are not errors (see module docstring)."""
-        from mcip.flows import check_grammar  # local import: flows imports this module
-
-        out = []
-        if self.tools:
-            for i, call in self.calls():
-                if self.tool(call.function.name) is None:
-                    out.append(
-                        Finding(f"messages.{i}.tool_calls", f"call to {call.function.name!r}, not in tools")
-                    )
-        out.extend(check_grammar(self))
-        return out
-
 
 @dataclass(frozen=True)
 class Finding:

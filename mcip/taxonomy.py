@@ -201,7 +201,9 @@ def get_label(value: str) -> Label:
         return LABEL_BY_STRING[value]
     if value in LABEL_BY_LETTER:
         return LABEL_BY_LETTER[value]
-    raise KeyError(f"unknown label {value!r}; expected one of {', '.join(LABEL_STRINGS)} or a letter A-K")
+    raise KeyError(
+        f"unknown label {value!r}; expected one of {', '.join(LABEL_STRINGS)} or a letter {LABELS[0].letter}-{LABELS[-1].letter}"
+    )
 
 
 def is_valid_label(value: str) -> bool:

@@ -14,7 +14,9 @@ from mcip.taxonomy import LABELS, Label, get_label
 
 _EMPHASIS = re.compile(r"\*+|`+|(?<!\w)_+|_+(?!\w)")  # markdown bold/italic/code; keeps snake_case
 _CHOICE_LINE = re.compile(r"^(?:final\s+)?choice\s*[:：=-]\s*(.*)$", re.IGNORECASE)
-_LETTER = re.compile(r"^[(\[]?([A-Ka-k])(?:[)\].:,\s]|$)")
+# the letters come from the taxonomy: a label added there (an "L") parses without touching this file
+_LETTERS = "".join(lb.letter for lb in LABELS)
+_LETTER = re.compile(rf"^[(\[]?([{_LETTERS}{_LETTERS.lower()}])(?:[)\].:,\s]|$)")
 _RATIONALE_LINE = re.compile(r"^(?:rationale|reason(?:ing)?)\s*[:：-]\s*(.*)$", re.IGNORECASE)
 # "unsafe", "Unsafe.", "Verdict: safe - ..." but not "safe to say ...".
 _VERDICT_LINE = re.compile(r"^(?:verdict\s*[:：-]\s*)?(unsafe|safe)(?:$|\s*[.:,;!()\-–—])", re.IGNORECASE)

@@ -9,8 +9,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -18,6 +16,7 @@ import pytest
 from mcip.examples import bmi_example
 from mcip.prompt import build_prompt
 from mcip.taxonomy import LABEL_STRINGS
+from tests.fake_llm import FakeChat, completion
 from train.evaluate import main
 from train.metrics import Prediction
 from train.scoring import fast_scores
@@ -72,6 +71,7 @@ def _in_unit_range(metrics: dict) -> None:
         assert 0.0 <= v <= 1.0
 
 
+@pytest.mark.slow  # a subprocess that generates for 22 logs: about a minute on 2 busy cores
 def test_cli_guardian_both_modes(tiny_model_dir, dataset_dir, tmp_path):
     out = tmp_path / "eval"
     cmd = [sys.executable, str(REPO / "train" / "evaluate.py"), "--model", str(tiny_model_dir)]
@@ -168,56 +168,19 @@ SECRET = "sk-test-7f3a9c-DO-NOT-LEAK"
 ANSWERS = ["unsafe\nChoice: E. Function Injection", "safe\nChoice: A. Appropriate", "Choice: K"]
 
 
-class _Server:
-    """/v1/chat/completions with canned answers; the first request gets a 503, ``fail_from`` a 400."""
+def _server(fail_from: int | None = None) -> FakeChat:
+    """Canned answers with first-token log-probs; the first request gets a 503, ``fail_from`` on a 400."""
 
-    def __init__(self, fail_from: int | None = None):
-        self.requests: list[tuple[dict, dict]] = []
-        self.lock = threading.Lock()
-        server = self
+    def respond(k: int, body: dict) -> tuple[int, dict]:
+        if k == 1:
+            return 503, {"error": "warming up"}
+        if fail_from is not None and k >= fail_from:
+            return 400, {"error": "bad request"}
+        text = "I cannot judge this." if k == 2 else ANSWERS[k % len(ANSWERS)]
+        top = [{"token": "unsafe", "logprob": -0.2}, {"token": "safe", "logprob": -1.8}]
+        return 200, completion(text, [{"token": text.split()[0], "logprob": -0.2, "top_logprobs": top}])
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # keep test output quiet
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with server.lock:
-                    server.requests.append((dict(self.headers), body))
-                    k = len(server.requests)
-                if self.path != "/v1/chat/completions":
-                    return self._send(404, {"error": "no route"})
-                if k == 1:
-                    return self._send(503, {"error": "warming up"})
-                if fail_from is not None and k >= fail_from:
-                    return self._send(400, {"error": "bad request"})
-                text = "I cannot judge this." if k == 2 else ANSWERS[k % len(ANSWERS)]
-                top = [{"token": "unsafe", "logprob": -0.2}, {"token": "safe", "logprob": -1.8}]
-                content = [{"token": text.split()[0], "logprob": -0.2, "top_logprobs": top}]
-                message = {"role": "assistant", "content": text}
-                self._send(
-                    200, {"choices": [{"index": 0, "message": message, "logprobs": {"content": content}}]}
-                )
-
-            def _send(self, code: int, payload: dict):
-                data = json.dumps(payload).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+    return FakeChat(respond)
 
 
 @pytest.fixture(autouse=True)
@@ -237,7 +200,7 @@ def _api_args(url: str, data: Path, out: Path) -> list[str]:
 def test_openai_backend(dataset_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("MCIP_TEST_KEY", SECRET)
     out = tmp_path / "api"
-    with _Server() as server:
+    with _server() as server:
         assert main([*_api_args(server.url, dataset_dir, out), "--limit", "6"]) == 0
     assert len(server.requests) == 7  # one 503, retried, then one request per record
     for headers, body in server.requests:
@@ -273,7 +236,7 @@ def test_failed_run_keeps_finished_metrics(dataset_dir, tmp_path, monkeypatch, c
     out = tmp_path / "done"
     out.mkdir()
     (out / "metrics.json").write_text('{"finished": true}\n')
-    with _Server(fail_from=5) as server:
+    with _server(fail_from=5) as server:
         args = [*_api_args(server.url, dataset_dir, out), "--limit", "8", "--concurrency", "1"]
         assert main(args) == 2
     assert "HTTP 400" in capsys.readouterr().err
@@ -362,7 +325,8 @@ def test_smollm2_fast_and_generate(smollm2_dir):
 
 def test_checkpoint_without_prompt_format_uses_its_runs(tmp_path):
     """A checkpoint of an older run has no mcip_prompt.json: it was trained with its run's format, not the default."""
-    from train.backends import PromptConfig, prompt_config
+    from mcip.prompt import PromptFormat as PromptConfig
+    from train.backends import EvalError, prompt_config
 
     run = tmp_path / "run"
     (run / "checkpoint-80").mkdir(parents=True)
@@ -372,3 +336,6 @@ def test_checkpoint_without_prompt_format_uses_its_runs(tmp_path):
     (tmp_path / "other").mkdir()  # a folder that is not a checkpoint does not look upwards
     (tmp_path / "mcip_prompt.json").write_text(json.dumps({"style": "compact", "budget_tokens": 300}))
     assert prompt_config(str(tmp_path / "other")) == PromptConfig()
+    (run / "mcip_prompt.json").write_text(json.dumps({"style": "tiny", "budget_tokens": 300}))
+    with pytest.raises(EvalError, match=r"mcip_prompt.json: style: 'tiny'"):
+        prompt_config(str(run / "checkpoint-80"))

@@ -14,7 +14,7 @@ from mcip.examples import EXAMPLES
 from mcip.prompt import build_prompt
 from mcip.taxonomy import markdown_table
 from train import export
-from train.card import METRICS, lookup
+from train.markdown import METRICS, lookup
 
 SECRET = "hf_runmetaSecretValue0123456789abcd"
 
@@ -127,10 +127,10 @@ def test_export_reloads_with_end_of_turn_generation_config(exported):
     assert tokenizer.convert_ids_to_tokens(eos[0]) == "<|im_end|>"
     assert gen.do_sample is False
     assert "<|im_start|>assistant" in tokenizer.chat_template
-    assert json.loads((exported / "mcip_prompt.json").read_text()) == {
-        "style": "compact",
-        "budget_tokens": None,
-    }
+    from mcip.prompt import PromptFormat
+
+    # the run's format travels with the export (written whole: the defaults it was read with made explicit)
+    assert PromptFormat.load(exported) == PromptFormat(style="compact", budget_tokens=None)
 
 
 def test_end_of_turn_differs_from_eos(tiny_model_dir):
@@ -258,7 +258,9 @@ def test_failed_verification_leaves_nothing(lora_run, tmp_path, monkeypatch, cap
 
 
 def test_qlora_run_merges_into_bf16_base(tiny_model_dir, tmp_path):
-    run = make_lora_run(tiny_model_dir, tmp_path / "qlora", meta={"model": {"load_in_4bit": True}})
+    run = make_lora_run(
+        tiny_model_dir, tmp_path / "qlora", meta={"load_in_4bit": True}
+    )  # as train/sft.py writes it
     assert export.main(["--run", str(run), "--output", str(tmp_path / "out"), "--max-new-tokens", "4"]) == 0
     report = json.loads((tmp_path / "out" / "verification.json").read_text())
     assert report["source"]["qlora"] and report["dtype"] == "bfloat16" and report["export_ok"]

@@ -123,8 +123,8 @@ def test_budget_truncates_long_fields_but_keeps_every_flow():
     assert approx_tokens(full) > 7000
     body = render_trajectory(traj, budget_tokens=300)
     assert approx_tokens(body) <= 300
-    assert body.startswith("Note: 2 long field(s) were truncated")
-    assert "...[truncated" in body
+    assert body.startswith("Note: cut to fit the length budget: 2 long field(s) cut head-and-tail.")
+    assert " chars cut]... " in body
     assert_layout_is_ours("Judge this MCP interaction.\n" + body, len(derive_flows(traj)))
     # short fields survive untouched
     assert '"Weather in Oslo?"' in body and '"Done."' in body
@@ -147,8 +147,34 @@ def test_unused_tools_are_dropped_only_when_the_skeleton_is_over_budget():
         }
     )
     body = render_trajectory(traj, budget_tokens=250)
-    assert "Note: 200 tool(s) that no call uses are not shown." in body
+    assert "200 tool(s) no call uses not listed" in body and "and 200 other tool(s)" in body
     assert "- weather.get_weather" in body and "tool_7" not in body
+
+
+def test_uncalled_tools_shrink_to_a_line_then_a_name_then_a_count():
+    traj = _traj()
+    many = [
+        {"name": f"tool_{i}", "description": f"Does task {i}. " + "Long usage notes. " * 20, "server": "misc"}
+        for i in range(40)
+    ]
+    extra = parse_record({"tools": many, "messages": [{"role": "user", "content": "x"}]}).tools
+    traj = traj.model_copy(update={"tools": traj.tools + extra})
+    seen = []
+    for budget in range(6000, 100, -100):
+        body = render_trajectory(traj, budget_tokens=budget)
+        assert approx_tokens(body) <= budget
+        assert "- weather.get_weather" in body and '"Weather in Oslo?"' in body  # the evidence stays
+        mode = next(
+            (
+                m
+                for m, note in [("line", "with one line"), ("name", "by name only"), ("count", "not listed")]
+                if note in body
+            ),
+            "full",
+        )
+        if not seen or seen[-1] != mode:
+            seen.append(mode)
+    assert seen == ["full", "line", "name", "count"], seen
 
 
 def test_proposed_call_is_announced():

@@ -3,6 +3,7 @@ import json
 import pytest
 
 from mcip.examples import bmi_example
+from mcip.flows import flags
 from mcip.record import RecordError, load_jsonl, parse_record, save_jsonl
 
 
@@ -112,8 +113,8 @@ def test_call_to_unlisted_tool_is_flagged_not_rejected():
     rec = _rec()
     rec["messages"][1]["tool_calls"][0]["function"]["name"] = "get_weather_pro"
     traj = parse_record(rec)
-    flags = [str(f) for f in traj.flags()]
-    assert flags == ["messages.1.tool_calls: call to 'get_weather_pro', not in tools"]
+    found = [str(f) for f in flags(traj)]
+    assert found == ["messages.1.tool_calls: call to 'get_weather_pro', not in tools"]
 
 
 def test_save_is_atomic_when_a_record_fails(tmp_path):

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -16,39 +14,29 @@ from data_gen.rewrite import RewriteError, Rewriter
 from mcip.examples import bmi_example
 from mcip.record import load_jsonl
 from mcip.verdict import parse_verdict
+from tests.fake_llm import FakeChat, completion
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-class FakeLLM(BaseHTTPRequestHandler):
+class FakeLLM:
     """Rewrites by prefixing a greeting; in 'drop' mode it also deletes digits (a rewrite that must be rejected)."""
 
     calls: list[dict] = []
     mode = "keep"
 
-    def do_POST(self):  # noqa: N802 - http.server's name
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+    @staticmethod
+    def respond(k: int, body: dict) -> tuple[int, dict]:
         FakeLLM.calls.append(body)
         text = body["messages"][1]["content"]
-        new = "Hey there! " + (re.sub(r"\d", "", text) if FakeLLM.mode == "drop" else text)
-        out = json.dumps({"choices": [{"message": {"role": "assistant", "content": new}}]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(out)))
-        self.end_headers()
-        self.wfile.write(out)
-
-    def log_message(self, *args):
-        pass
+        return 200, completion("Hey there! " + (re.sub(r"\d", "", text) if FakeLLM.mode == "drop" else text))
 
 
 @pytest.fixture
 def llm():
     FakeLLM.calls, FakeLLM.mode = [], "keep"
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeLLM)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/v1"
-    server.shutdown()
+    with FakeChat(FakeLLM.respond) as server:
+        yield server.url
 
 
 def test_rewrites_are_kept_only_when_every_value_survives(llm, tmp_path):

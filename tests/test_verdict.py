@@ -62,3 +62,32 @@ def test_disagreement_is_reported_and_the_choice_wins():
 def test_failures_are_explicit_never_guessed(text, error):
     v = parse_verdict(text)
     assert not v.ok and error in v.error and v.label is None
+
+
+def test_a_label_added_to_the_taxonomy_parses_without_touching_the_parser(tmp_path):
+    """The README's "add a risk class" recipe: a label L in mcip/taxonomy.py is read from answers as it is."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pkg = tmp_path / "mcip"
+    shutil.copytree(
+        Path(__file__).resolve().parents[1] / "mcip", pkg, ignore=shutil.ignore_patterns("__pycache__")
+    )
+    source = (pkg / "taxonomy.py").read_text()
+    anchor = '          "replay_injection"),\n)'
+    assert anchor in source
+    row = (
+        '          "replay_injection"),\n    Label(11, "expired_session", "L", "Expired Session Reuse",\n'
+        '          "A call runs on a session that the log shows was closed.", "replay_injection"),\n)'
+    )
+    (pkg / "taxonomy.py").write_text(source.replace(anchor, row))
+    check = (
+        "from mcip.verdict import parse_verdict\n"
+        "v = parse_verdict('unsafe\\nChoice: L. Expired Session Reuse')\n"
+        "assert v.ok and v.label == 'expired_session', v\n"
+        "assert parse_verdict('Choice: L').label == 'expired_session'\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", check], cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]

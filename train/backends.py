@@ -10,17 +10,14 @@ import concurrent.futures
 import json
 import math
 import os
-import random
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from mcip.prompt import STYLES
+from mcip.endpoint import ChatEndpoint, EndpointError
+from mcip.prompt import PromptFormat, PromptFormatError
 from train.models import end_of_turn_id
 from train.scoring import (
     AnswerTokens,
@@ -47,35 +44,20 @@ class Generation:
     p_unsafe: float | None = None
 
 
-@dataclass(frozen=True)
-class PromptConfig:
-    style: str = "full"
-    budget_tokens: int | None = None
-
-
 def _first_line(err: BaseException) -> str:
     text = str(err).strip()
     return text.splitlines()[0] if text else type(err).__name__
 
 
-def prompt_config(model: str | None) -> PromptConfig:
-    """The prompt a model was trained with, from ``mcip_prompt.json`` in its folder, or in the run folder above a
-    ``checkpoint-N`` that lacks one (checkpoints of older runs); else full style, no budget (a base model)."""
-    if not model:
-        return PromptConfig()
-    path = Path(model) / "mcip_prompt.json"
-    if not path.is_file() and Path(model).name.startswith("checkpoint-"):
-        path = Path(model).parent / "mcip_prompt.json"
-    if not path.is_file():
-        return PromptConfig()
+def prompt_config(model: str | None) -> PromptFormat:
+    """The prompt format a model was trained with (``mcip_prompt.json`` in its folder, or in the run folder above
+    a ``checkpoint-N`` that lacks one); the defaults (full style) for a base model. A bad file is an EvalError."""
+    if not model or not Path(model).is_dir():
+        return PromptFormat()
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise EvalError(f"{path}: unreadable ({_first_line(err)})") from None
-    style, budget = data.get("style", "full"), data.get("budget_tokens")
-    if style not in STYLES or not (budget is None or (isinstance(budget, int) and budget > 0)):
-        raise EvalError(f"{path}: expected style in {STYLES} and budget_tokens a positive int or null")
-    return PromptConfig(style, budget)
+        return PromptFormat.load(model) or PromptFormat()
+    except PromptFormatError as err:
+        raise EvalError(str(err)) from None
 
 
 def _adapter_base(path: Path) -> str | None:
@@ -91,14 +73,15 @@ def _adapter_base(path: Path) -> str | None:
     return base
 
 
-def load_tokenizer(model: str):
-    """The tokenizer of a model folder (for an adapter: its own, else its base's); it must have a chat template."""
+def load_tokenizer(model: str, base: str | None = None, inference: bool = True):
+    """The tokenizer of a model folder (for an adapter: its own, else its base's, or ``base`` when given); it must
+    have a chat template. ``inference`` pads on the left for batched scoring; export keeps it as trained."""
     from transformers import AutoTokenizer
 
     path = Path(model)
     source = model
     if path.is_dir() and not any((path / f).is_file() for f in _TOKENIZER_FILES):
-        base = _adapter_base(path)
+        base = base or _adapter_base(path)
         if base is None:
             raise EvalError(f"{model}: no tokenizer files ({', '.join(_TOKENIZER_FILES)})")
         source = base
@@ -107,7 +90,9 @@ def load_tokenizer(model: str):
     except (OSError, ValueError) as err:
         raise EvalError(f"cannot load the tokenizer of {source!r}: {_first_line(err)}") from None
     if not tok.chat_template:
-        raise EvalError(f"{source}: the tokenizer has no chat template")
+        raise EvalError(f"{source}: the tokenizer has no chat template; the guardian prompt needs one")
+    if not inference:
+        return tok
     tok.padding_side = "left"
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token
@@ -287,7 +272,6 @@ class OpenAIBackend:
     """
 
     name = "openai"
-    _RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 
     def __init__(
         self,
@@ -300,53 +284,26 @@ class OpenAIBackend:
         timeout: float,
         tokenizer=None,
     ):
-        base = api_base.rstrip("/")
-        self.url = (
-            base if base.endswith("/chat/completions") else base.removesuffix("/v1") + "/v1/chat/completions"
-        )
-        self.model = api_model
-        self._key = None
+        key = None
         if api_key_env:
-            self._key = os.environ.get(api_key_env)
-            if not self._key:
+            key = os.environ.get(api_key_env)
+            if not key:
                 raise EvalError(f"environment variable {api_key_env} (named by --api-key-env) is not set")
-        self.concurrency, self.retries, self.backoff, self.timeout = concurrency, retries, backoff, timeout
+        self.endpoint = ChatEndpoint.from_base(
+            api_base, api_key=key, retries=retries, backoff=backoff, timeout=timeout
+        )
+        self.url, self.model, self.concurrency = self.endpoint.url, api_model, concurrency
         self.tokenizer = tokenizer  # optional: only counts tokens for prompt budgets
-
-    def _post(self, body: bytes) -> dict:
-        headers = {"Content-Type": "application/json"}
-        if self._key:
-            headers["Authorization"] = f"Bearer {self._key}"
-        last, reached = "", False
-        for attempt in range(self.retries + 1):
-            if attempt:
-                time.sleep(self.backoff * 2 ** (attempt - 1) * (1 + random.random() / 4))
-            request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
-            try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as resp:
-                    return json.loads(resp.read().decode("utf-8"))
-            except urllib.error.HTTPError as err:
-                if err.code not in self._RETRY_STATUS:
-                    detail = err.read().decode("utf-8", "replace")[:200]
-                    raise EvalError(f"{self.url} answered HTTP {err.code}: {detail}") from None
-                last, reached = f"HTTP {err.code}", True
-            except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
-                last = _first_line(getattr(err, "reason", err) or err)
-            except json.JSONDecodeError:
-                raise EvalError(f"{self.url} answered with invalid JSON") from None
-        state = "still failing" if reached else "unreachable"
-        raise EvalError(f"endpoint {self.url} {state} after {self.retries + 1} attempt(s): {last}")
 
     def _one(self, messages: Messages, max_new_tokens: int, want_p: bool) -> Generation:
         payload = {"model": self.model, "messages": messages, "temperature": 0, "max_tokens": max_new_tokens}
         if want_p:
             payload |= {"logprobs": True, "top_logprobs": 20}
-        data = self._post(json.dumps(payload).encode("utf-8"))
         try:
-            choice = data["choices"][0]
-            text = choice["message"].get("content") or ""
-        except (KeyError, IndexError, TypeError, AttributeError):
-            raise EvalError(f"{self.url} answered without choices[0].message: {str(data)[:200]}") from None
+            choice = self.endpoint.complete(payload)["choices"][0]
+        except EndpointError as err:
+            raise EvalError(str(err)) from None
+        text = (choice["message"] or {}).get("content") or ""
         p = None
         content = ((choice.get("logprobs") or {}).get("content")) or []
         if want_p and content:

@@ -13,24 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from mcip.examples import bmi_example
-from mcip.prompt import build_prompt, format_answer
+from mcip.prompt import PromptFormat, format_answer
 from mcip.taxonomy import markdown_table
+from train.markdown import METRICS, fence, is_number, lookup, pct, printable
+from train.prompting import token_counter
 
 TEMPLATE = Path(__file__).parent / "templates" / "model_card.md"
 TAGS = ["mcp", "guardian", "safety", "mcip", "agent-safety", "tool-use", "guard-model"]
 
-# (key path in metrics.json, model-index metric type, display name)
-METRICS = (
-    ("risk_resistance.accuracy", "accuracy", "Risk Resistance accuracy (11-way)"),
-    ("risk_resistance.macro_f1", "f1", "Risk Resistance macro-F1 (11-way)"),
-    ("safety_awareness.accuracy", "accuracy", "Safety Awareness accuracy (binary)"),
-    ("safety_awareness.macro_f1", "f1", "Safety Awareness macro-F1 (binary)"),
-    ("unsafe.precision", "precision", "Unsafe precision"),
-    ("unsafe.recall", "recall", "Unsafe recall"),
-    ("unsafe.auprc", "auprc", "Unsafe AUPRC (first-token P(unsafe))"),
-    ("safe.false_positive_rate", "false_positive_rate", "False positive rate on safe logs"),
-    ("parse_failure_rate", "parse_failure_rate", "Parse failure rate"),
-)
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 # Key names whose values must never reach a card, and the shape of a Hugging Face token.
 _SECRET_KEY = re.compile(
@@ -45,18 +35,6 @@ def hub_id(*candidates: Any) -> str | None:
         if isinstance(c, str) and _HUB_ID.match(c) and not Path(c).exists():
             return c
     return None
-
-
-def lookup(data: dict, path: str) -> Any:
-    for key in path.split("."):
-        if not isinstance(data, dict) or key not in data:
-            return None
-        data = data[key]
-    return data
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def data_name(value: Any) -> str:
@@ -85,7 +63,7 @@ def eval_results(metrics: list[dict], dataset_id: str | None):
         seen.add((task, name, split))
         for path, kind, display in METRICS:
             value = lookup(m, path)
-            if _number(value):
+            if is_number(value):
                 results.append(
                     EvalResult(
                         task_type="text-classification",
@@ -101,17 +79,13 @@ def eval_results(metrics: list[dict], dataset_id: str | None):
     return results
 
 
-def _pct(value: Any) -> str:
-    return f"{100 * value:.2f}" if _number(value) else "-"
-
-
 def eval_rows(metrics: list[dict]) -> list[dict]:
     """Table rows in %: each metrics file, then the baselines evaluation scored on the same items."""
     rows = []
     for m in metrics:
         common = {"split": m.get("split") or "-", "protocol": m.get("protocol") or "-", "n": m.get("n", "-")}
         common["data"] = data_name(m.get("data"))
-        row = {**common, "answers": "this model", **{path: _pct(lookup(m, path)) for path, _, _ in METRICS}}
+        row = {**common, "answers": "this model", **{path: pct(lookup(m, path)) for path, _, _ in METRICS}}
         per_class = m.get("per_class")
         if isinstance(per_class, dict) and all(isinstance(v, dict) for v in per_class.values()):
             cols = [
@@ -119,13 +93,13 @@ def eval_rows(metrics: list[dict]) -> list[dict]:
             ]
             row["per_class_cols"] = cols
             row["per_class"] = [
-                (label, [_pct(v.get(c)) if c != "support" else v.get(c, "-") for c in cols])
+                (label, [pct(v.get(c)) if c != "support" else v.get(c, "-") for c in cols])
                 for label, v in per_class.items()
             ]
         rows.append(row)
         for name, base in (m.get("baselines") or {}).items():
             if isinstance(base, dict):
-                cells = {path: _pct(lookup(base, path)) for path, _, _ in METRICS}
+                cells = {path: pct(lookup(base, path)) for path, _, _ in METRICS}
                 rows.append({**common, "answers": f"baseline: {name}", **cells})
     return rows
 
@@ -156,16 +130,6 @@ def _short(value: Any) -> Any:
     return Path(value).name if isinstance(value, str) and value.startswith("/") else value
 
 
-def _printable(text: str) -> str:
-    return "".join(c if c.isprintable() or c in "\n\t" else f"\\x{ord(c):02x}" for c in text)
-
-
-def _fence(text: str) -> str:
-    """A fenced block that the text's own backticks cannot close."""
-    ticks = "`" * max(3, max((len(r) for r in re.findall(r"`+", text)), default=0) + 1)
-    return f"{ticks}text\n{text}\n{ticks}"
-
-
 def render_model_card(
     folder: Path,
     *,
@@ -189,11 +153,8 @@ def render_model_card(
     )
     ds_id = hub_id(dataset_id, run_meta.get("dataset_id"))  # data paths look like repo ids: explicit ids only
 
-    def count(text: str) -> int:
-        return len(tokenizer(text, add_special_tokens=False).input_ids)
-
-    style, budget = prompt_cfg.get("style", "full"), prompt_cfg.get("budget_tokens")
-    system, user = build_prompt(bmi_example(unsafe=True), style, budget, count)
+    fmt = PromptFormat(**prompt_cfg)
+    system, user = fmt.messages(bmi_example(unsafe=True), token_counter(tokenizer))
     card_data = ModelCardData(
         language="en",
         license=license,
@@ -213,20 +174,22 @@ def render_model_card(
         source=source,
         dtype=verification["dtype"],
         label_table=markdown_table(),
-        style=style,
-        budget=budget,
-        system_block=_fence(system["content"]),
-        user_block=_fence(user["content"]),
-        answer_block=_fence(
+        style=fmt.style,
+        budget=fmt.budget_tokens,
+        system_block=fence(system["content"], "text"),
+        user_block=fence(user["content"], "text"),
+        answer_block=fence(
             format_answer(
                 "function_injection", "flow 5 shares the health record, which the user never asked for."
-            )
+            ),
+            "text",
         ),
         eot=verification["end_of_turn"]["token"],
         verdict_ids=verification["verdict_token_ids"],
         verification=verification,
         greedy=[
-            dict(e, block=_fence(_printable(e["greedy_text"]) or "(empty)")) for e in verification["examples"]
+            dict(e, block=fence(printable(e["greedy_text"]) or "(empty)", "text"))
+            for e in verification["examples"]
         ],
         training=training_rows(run_meta),
         recipe=run_meta.get("recipe"),

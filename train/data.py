@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from mcip.prompt import TRUNCATION_NOTE, build_completion, build_prompt
+from mcip.prompt import PromptFormat, is_truncated
 from mcip.record import from_row
+from train.prompting import MARGIN, template_overhead, token_counter
+from train.scoring import encode
 
 
 class DataError(ValueError):
@@ -37,46 +39,47 @@ def load_splits(name: str, train_split: str, eval_split: str | None):
     return data
 
 
-def token_counter(tokenizer):
-    return lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])
-
-
 def render_row(
-    row: dict[str, Any], index: int, style: str, budget: int | None, count_tokens, rationale: bool, where: str
+    row: dict[str, Any],
+    index: int,
+    fmt: PromptFormat,
+    tokenizer,
+    overhead: int,
+    max_length: int | None,
+    where: str,
 ) -> dict[str, Any]:
+    """One TRL prompt-completion pair; the log gets the room ``max_length`` leaves after the template and this
+    row's answer (or the format's own bound, if smaller), so a long log is cut by the renderer, never by TRL."""
     traj = from_row(row, f"{where} row {index}")
-    return {
-        "prompt": build_prompt(traj, style, budget, count_tokens),
-        "completion": build_completion(row["label"], row.get("rationale") if rationale else None),
-    }
+    completion = fmt.completion(row["label"], row.get("rationale"))
+    budget = fmt.budget_tokens
+    if max_length:
+        answer = len(encode(tokenizer, completion[0]["content"])) + 2  # the end-of-turn and its newline
+        room = max(max_length - overhead - answer - MARGIN, 1)  # no room: the label-mask check says so
+        budget = min(budget, room) if budget else room
+    return {"prompt": fmt.messages(traj, token_counter(tokenizer), budget), "completion": completion}
 
 
 def prepare(
-    split,
-    tokenizer,
-    style: str | None,
-    budget: int | None,
-    rationale: bool,
-    num_proc: int | None,
-    where: str = "dataset",
+    split, tokenizer, fmt: PromptFormat, max_length: int | None, num_proc: int | None, where: str = "dataset"
 ):
-    """Keep only ``prompt``/``completion`` (TRL's prompt-completion form), re-rendered when a style is given."""
-    missing = {"prompt", "completion"} - set(split.column_names)
-    if style is None and rationale and not missing:
-        return split.select_columns(["prompt", "completion"])
+    """TRL's prompt-completion form rendered from each row's trajectory with this run's prompt format.
+
+    The dataset's own ``prompt``/``completion`` columns (the data card says which format they hold) are never
+    trained on: every recipe renders with its own style, budget and tokenizer here.
+    """
     if "trajectory" not in split.column_names or "label" not in split.column_names:
         raise DataError(
-            "re-rendering prompts needs the `trajectory` and `label` columns (made by `make data`)"
+            f"{where}: rendering prompts needs the `trajectory` and `label` columns (made by `make data`)"
         )
-    count = token_counter(tokenizer)
     return split.map(
         render_row,
         with_indices=True,
         fn_kwargs={
-            "style": style or "full",
-            "budget": budget,
-            "count_tokens": count,
-            "rationale": rationale,
+            "fmt": fmt,
+            "tokenizer": tokenizer,
+            "overhead": template_overhead(tokenizer, fmt.style),
+            "max_length": max_length,
             "where": where,
         },
         remove_columns=split.column_names,
@@ -86,10 +89,8 @@ def prepare(
 
 
 def truncated_share(prepared) -> float:
-    """Share of prompts whose log was cut to fit the budget. A budget below what the flow headers need leaves
-    fields empty (the request, the claim, the arguments), hiding the evidence of some classes: worth a warning."""
-    marker = TRUNCATION_NOTE.split("{n}")[1]
-    hits = sum(marker in prompt[-1]["content"] for prompt in prepared["prompt"])
+    """Share of prompts the renderer cut to fit their room (each prompt says what it cut); recorded per run."""
+    hits = sum(is_truncated(prompt[-1]["content"]) for prompt in prepared["prompt"])
     return round(hits / max(len(prepared), 1), 3)
 
 

@@ -1,8 +1,8 @@
 """Evaluate a guardian model on MCIP data: the paper's metrics, honest baselines, plots and a report.
 
-    python train/evaluate.py --model runs/smollm2-lora --data data/mcip --split test --output runs/eval
-    python train/evaluate.py --config eval.yaml --limit 50
-    python train/evaluate.py --backend openai --api-base http://host:8000/v1 --api-model NAME \\
+    python -m train.evaluate --model runs/smollm2-lora --data data/mcip --split test --output runs/eval
+    python -m train.evaluate --config eval.yaml --limit 50
+    python -m train.evaluate --backend openai --api-base http://host:8000/v1 --api-model NAME \\
         --api-key-env MY_KEY --protocol paper --data bench.jsonl --output runs/eval-api
 
 Modes (guardian protocol, transformers backend): ``fast`` reads P(unsafe) and the choice letter from one
@@ -32,10 +32,6 @@ from typing import Literal, get_args, get_type_hints
 import yaml
 from trl import TrlParser
 
-if not __package__:  # run as a script: import from the repository root, not train/ (its names would shadow)
-    sys.path[0] = str(Path(__file__).resolve().parents[1])
-
-from mcip.prompt import approx_tokens, build_paper_prompt, build_prompt
 from mcip.record import RecordError, Trajectory, from_row, load_jsonl
 from train.backends import (
     EvalError,
@@ -47,8 +43,9 @@ from train.backends import (
 )
 from train.metrics import Prediction, baselines, compute_metrics
 from train.models import TemplateError
+from train.prompting import FAST_ANSWER_ROOM, ContextError, Prompter, model_context, prompt_stats
 from train.report import ModeResult, write_outputs
-from train.scoring import ScoringError
+from train.scoring import ScoringError, encode, render_chat
 
 
 @dataclass
@@ -89,6 +86,10 @@ class EvalConfig:
     )
     api_timeout: float = 120.0
     seed: int = 42
+    context: int | None = field(
+        default=None,
+        metadata={"help": "positions the model attends to (default: its config's max_position_embeddings)"},
+    )
 
 
 @dataclass(frozen=True)
@@ -184,17 +185,25 @@ def make_backend(cfg: EvalConfig):
 def evaluate(cfg: EvalConfig) -> list[ModeResult]:
     examples = load_examples(cfg.data, cfg.split, cfg.limit, cfg.seed)
     backend = make_backend(cfg)
-    pcfg = prompt_config(cfg.model)
-    tok = backend.tokenizer
-    count = (lambda s: len(tok(s, add_special_tokens=False).input_ids)) if tok is not None else approx_tokens
     guardian = cfg.protocol == "guardian"
-    prompts = [
-        build_prompt(ex.trajectory, pcfg.style, pcfg.budget_tokens, count)
-        if guardian
-        else build_paper_prompt(ex.trajectory, pcfg.budget_tokens, count)
-        for ex in examples
-    ]
-    if isinstance(backend, TransformersBackend):
+    fmt = prompt_config(cfg.model)
+    tok = backend.tokenizer
+    max_new = cfg.max_new_tokens or (64 if guardian else 384)
+    context = cfg.context or model_context(cfg.model)
+    answer_room = FAST_ANSWER_ROOM if cfg.mode == "fast" else max_new
+    prompter = Prompter.for_model(tok, fmt, context, answer_room, paper=not guardian)
+    prompts = [prompter.messages(ex.trajectory) for ex in examples]
+    if tok is not None:
+        lengths = [len(encode(tok, render_chat(tok, p))) for p in prompts]
+    else:
+        lengths = [sum(prompter.count_tokens(m["content"]) for m in p) for p in prompts]
+    if tok is not None and context:
+        over = [ex.id for ex, n in zip(examples, lengths) if n + answer_room > context]
+        if over:  # the renderer's bound makes this unreachable; never score past the model's positions
+            raise EvalError(
+                f"{len(over)} prompt(s) exceed the {context}-token context (ids {', '.join(over[:5])})"
+            )
+    if hasattr(backend, "warm_up"):
         backend.warm_up(prompts[0])
     runs, speed = [], {}
     for mode in ("fast", "generate") if cfg.mode == "both" else (cfg.mode,):
@@ -205,7 +214,7 @@ def evaluate(cfg: EvalConfig) -> list[ModeResult]:
                 for ex, (p, lb) in zip(examples, backend.fast(prompts))
             ]
         else:
-            gens = backend.generate(prompts, cfg.max_new_tokens or (64 if guardian else 384), want_p=guardian)
+            gens = backend.generate(prompts, max_new, want_p=guardian)
             preds = [
                 Prediction.from_answer(ex.id, ex.label, g.text, g.p_unsafe) for ex, g in zip(examples, gens)
             ]
@@ -218,8 +227,10 @@ def evaluate(cfg: EvalConfig) -> list[ModeResult]:
         "split": cfg.split if Path(cfg.data).is_dir() else None,
         "protocol": cfg.protocol,
         "backend": backend.name,
-        "prompt_style": pcfg.style if guardian else "paper",
-        "budget_tokens": pcfg.budget_tokens,
+        "prompt_style": fmt.style if guardian else "paper",
+        "context": context,
+        "budget_tokens": prompter.budget,
+        **prompt_stats(prompts, lengths),
     }
     results = []
     for mode, preds in runs:
@@ -236,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         results = evaluate(cfg)
         primary = "generate" if cfg.mode == "both" else cfg.mode
         write_outputs(cfg.output, results, primary, cfg.seed)
-    except (EvalError, RecordError, ScoringError, TemplateError, OSError) as err:
+    except (EvalError, RecordError, ScoringError, TemplateError, ContextError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     for r in results:

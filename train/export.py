@@ -36,9 +36,11 @@ from typing import Any
 
 from mcip.examples import EXAMPLES
 from mcip.io import atomic_dir
-from mcip.prompt import build_prompt
+from mcip.prompt import PromptFormat, PromptFormatError
 from mcip.verdict import parse_verdict
 from train.models import TemplateError, end_of_turn_id
+from train.prompting import FAST_ANSWER_ROOM, Prompter, model_context
+from train.scoring import answer_tokens
 
 # Max |logit difference| allowed between the export and the model it came from: ATOL + RTOL * max |logit|
 # (rounding error grows with the values rounded). An fp32 merge differs only in summation order (<1e-4 on
@@ -114,19 +116,9 @@ def read_json(path: Path) -> dict[str, Any] | None:
         raise ExportError(f"{path}: not valid JSON ({err})") from err
 
 
-def _any_true(meta: Any, keys: set[str]) -> bool:
-    if isinstance(meta, dict):
-        return any((k in keys and bool(v)) or _any_true(v, keys) for k, v in meta.items())
-    if isinstance(meta, list):
-        return any(_any_true(v, keys) for v in meta)
-    return False
-
-
 def trained_in_4bit(run_meta: dict, adapter_config: dict) -> bool:
-    """QLoRA runs say so in mcip_run.json (TRL's ``load_in_4bit``), or in adapter_config.json if a trainer put it there."""
-    return _any_true(run_meta, {"load_in_4bit", "qlora", "use_qlora"}) or _any_true(
-        adapter_config, {"load_in_4bit"}
-    )
+    """A QLoRA run: train/sft.py records TRL's ``load_in_4bit`` in mcip_run.json (the adapter config does not)."""
+    return bool(run_meta.get("load_in_4bit"))
 
 
 def _torch_dtype(name: str):
@@ -136,15 +128,14 @@ def _torch_dtype(name: str):
 
 
 def load_tokenizer(run: Path, base: str | None):
-    from transformers import AutoTokenizer
+    """The run's tokenizer as trained (evaluation's loader, without its left padding)."""
+    from train.backends import EvalError
+    from train.backends import load_tokenizer as load
 
-    source = run if (run / "tokenizer_config.json").is_file() else base
-    if source is None:
-        raise ExportError(f"{run}: no tokenizer files (tokenizer_config.json) in the run folder")
-    tokenizer = AutoTokenizer.from_pretrained(source)
-    if not tokenizer.chat_template:
-        raise ExportError(f"{source}: the tokenizer has no chat template; the guardian prompt needs one")
-    return tokenizer
+    try:
+        return load(str(run), base, inference=False)
+    except EvalError as err:
+        raise ExportError(str(err)) from None
 
 
 def load_source(path: str, dtype: str, adapter: Path | None):
@@ -194,16 +185,13 @@ def generation_config(model, tokenizer, eot: int):
 # -- verification -------------------------------------------------------------------------------------------------
 
 
-def guardian_inputs(tokenizer, prompt_cfg: dict) -> dict[str, Any]:
-    """The built-in example trajectories rendered exactly as training rendered prompts for this model."""
-
-    def count(text: str) -> int:
-        return len(tokenizer(text, add_special_tokens=False).input_ids)
-
+def guardian_inputs(tokenizer, fmt: PromptFormat, context: int | None) -> dict[str, Any]:
+    """The built-in example trajectories rendered as evaluation renders them for this model (train/prompting.py)."""
+    prompter = Prompter.for_model(tokenizer, fmt, context, FAST_ANSWER_ROOM)
     inputs = {}
     for name, make in EXAMPLES.items():
         traj = make()
-        messages = build_prompt(traj, prompt_cfg.get("style", "full"), prompt_cfg.get("budget_tokens"), count)
+        messages = prompter.messages(traj)
         ids = tokenizer.apply_chat_template(
             messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
         )
@@ -222,8 +210,10 @@ def tail_logits(model, inputs: dict) -> dict:
 
 
 def verdict_token_ids(tokenizer) -> dict[str, int]:
-    """First tokens of the two verdict words: P(unsafe) is read from them at the answer's first position."""
-    return {w: tokenizer(w, add_special_tokens=False).input_ids[0] for w in ("safe", "unsafe")}
+    """The verdict tokens evaluation scores (``train.scoring.answer_tokens``: located in real answers after a
+    rendered prompt, not from bare words, which a BPE tokenizer splits differently)."""
+    tokens = answer_tokens(tokenizer)
+    return {"safe": tokens.safe_id, "unsafe": tokens.unsafe_id}
 
 
 def tolerance_for(dtype: str, reference: dict, override: float | None = None) -> float:
@@ -315,7 +305,10 @@ def export(cfg: ExportConfig) -> dict:
         metrics = load_metrics(cfg.metrics)
     except ValueError as err:
         raise ExportError(str(err)) from err
-    prompt_cfg = read_json(run / "mcip_prompt.json") or {"style": "full", "budget_tokens": None}
+    try:
+        fmt = PromptFormat.load(run) or PromptFormat()
+    except PromptFormatError as err:
+        raise ExportError(str(err)) from None
     qlora = adapter_config is not None and trained_in_4bit(run_meta, adapter_config)
     dtype = cfg.dtype or ("bfloat16" if qlora else "float32")
     base = (cfg.base_model or adapter_config.get("base_model_name_or_path")) if adapter_config else None
@@ -327,7 +320,7 @@ def export(cfg: ExportConfig) -> dict:
         eot = end_of_turn_id(tokenizer)
     except TemplateError as err:
         raise ExportError(str(err)) from err
-    inputs = guardian_inputs(tokenizer, prompt_cfg)
+    inputs = guardian_inputs(tokenizer, fmt, model_context(base or str(run)))
     what = f"base {base} + LoRA adapter" if base else f"model {run}"
     _log(f"loading {what} in {dtype}" + (" (QLoRA run: the base unquantised)" if qlora else ""))
     model = load_source(base or str(run), dtype, run if adapter_config else None)
@@ -342,7 +335,7 @@ def export(cfg: ExportConfig) -> dict:
         tokenizer.save_pretrained(tmp)
         del model
         gc.collect()
-        (tmp / "mcip_prompt.json").write_text(json.dumps(prompt_cfg, indent=2) + "\n", encoding="utf-8")
+        fmt.save(tmp)
         if cfg.keep_adapter and adapter_config is not None:
             (tmp / "adapter").mkdir()
             for name in ADAPTER_FILES:
@@ -360,7 +353,7 @@ def export(cfg: ExportConfig) -> dict:
                 "qlora": qlora,
             },
             dtype=dtype,
-            prompt=prompt_cfg,
+            prompt=fmt.to_dict(),
             end_of_turn={"id": eot, "token": tokenizer.convert_ids_to_tokens(eot)},
             versions={"torch": torch.__version__, "transformers": transformers.__version__},
         )

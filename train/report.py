@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import random
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from mcip.io import atomic_write  # noqa: E402
 from mcip.taxonomy import BINARY_LABELS  # noqa: E402
+from train.markdown import METRIC_PATHS, fence, lookup, pct  # noqa: E402
 from train.metrics import Prediction  # noqa: E402
 
 # The paper's Table 2 (%), on its own benchmark (2,218 items: Glaive, and ToolACE for unseen functions).
@@ -37,17 +37,6 @@ _PAPER_ROWS = (
     ("sa_acc", "Safety Awareness accuracy", "safety_awareness.accuracy"),
     ("sa_f1", "Safety Awareness macro-F1", "safety_awareness.macro_f1"),
 )
-_METRIC_ROWS = (
-    "risk_resistance.accuracy",
-    "risk_resistance.macro_f1",
-    "safety_awareness.accuracy",
-    "safety_awareness.macro_f1",
-    "unsafe.precision",
-    "unsafe.recall",
-    "unsafe.auprc",
-    "safe.false_positive_rate",
-    "parse_failure_rate",
-)
 
 
 @dataclass
@@ -57,28 +46,6 @@ class ModeResult:
     mode: str
     predictions: list[Prediction]
     metrics: dict
-
-
-def get(metrics: dict, dotted: str):
-    """A value by dotted path (``risk_resistance.accuracy``), None when absent."""
-    node = metrics
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return node
-
-
-def _pct(x) -> str:
-    return "—" if x is None else f"{100 * x:.2f}"
-
-
-def _fence(text: str) -> str:
-    """A code block that no backtick run in untrusted text can close early; control characters escaped."""
-    text = "".join(c if c.isprintable() or c in "\n\t" else f"\\x{ord(c):02x}" for c in text)
-    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return f"{fence}\n{text}\n{fence}"
 
 
 def _is_wrong(p: Prediction) -> bool:
@@ -135,10 +102,10 @@ def _metric_table(metrics: dict) -> list[str]:
         f"always unsafe (`{base['always_unsafe']['predicts']}`) |",
         "|---|---|---|---|",
     ]
-    for key in _METRIC_ROWS:
-        if get(metrics, key) is None and key != "safe.false_positive_rate":
+    for key in METRIC_PATHS:
+        if lookup(metrics, key) is None and key != "safe.false_positive_rate":
             continue
-        cells = [_pct(get(m, key)) for m in (metrics, base["majority"], base["always_unsafe"])]
+        cells = [pct(lookup(m, key), "—") for m in (metrics, base["majority"], base["always_unsafe"])]
         lines.append(f"| {key} | " + " | ".join(cells) + " |")
     return lines
 
@@ -151,7 +118,7 @@ def _paper_table(metrics: dict) -> list[str]:
     ]
     for key, title, ours in _PAPER_ROWS:
         paper = [PAPER_TABLE2[n][key] for n in names]
-        cells = [_pct(get(metrics, ours)) if ours else "—"] + [
+        cells = [pct(lookup(metrics, ours), "—") if ours else "—"] + [
             "—" if v is None else f"{v:.2f}" for v in paper
         ]
         lines.append(f"| {title} | " + " | ".join(cells) + " |")
@@ -162,7 +129,7 @@ def _per_class_table(per_class: dict) -> list[str]:
     lines = ["| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]
     for lb, row in per_class.items():
         lines.append(
-            f"| `{lb}` | {_pct(row['precision'])} | {_pct(row['recall'])} | {_pct(row['f1'])} | {row['support']} |"
+            f"| `{lb}` | {pct(row['precision'], '—')} | {pct(row['recall'], '—')} | {pct(row['f1'], '—')} | {row['support']} |"
         )
     return lines
 
@@ -179,7 +146,7 @@ def _wrong_sample(preds: Sequence[Prediction], seed: int) -> list[str]:
         error = f", parse error: {p.error}" if p.error else ""
         lines.append(f"- `{p.id}`: truth `{p.label}`, predicted `{said}`{score}{error}")
         if p.raw is not None:
-            lines += ["", _fence(p.raw[:600]), ""]
+            lines += ["", fence(p.raw[:600]), ""]
     return lines
 
 
@@ -217,10 +184,15 @@ def _suffix(mode: str, primary: str) -> str:
 
 def render_report(results: Sequence[ModeResult], primary: str, seed: int) -> str:
     meta = results[0].metrics
-    keys = ("model", "data", "split", "protocol", "backend", "prompt_style", "budget_tokens", "n")
+    keys = ("model", "data", "split", "protocol", "backend", "prompt_style", "context", "budget_tokens", "n")
     lines = ["# MCIP Guardian evaluation", "", "| | |", "|---|---|"]
     lines += [f"| {k} | `{meta.get(k)}` |" for k in keys]
+    tokens = meta.get("prompt_tokens") or {}
     lines += [
+        "",
+        f"Prompts: {pct(meta.get('truncated_share', 0), '—')}% of items were cut to fit the budget (the prompt says what "
+        f"was cut); tokens per item median {tokens.get('median', '-')}, p90 {tokens.get('p90', '-')}, "
+        f"max {tokens.get('max', '-')}.",
         "",
         "Unparsable answers count as wrong (11-way: never the truth; binary: the wrong class). "
         "Macro-F1 averages over all 11 labels, absent ones included.",

@@ -21,18 +21,21 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-if __package__ in (None, ""):  # run as a script (accelerate launch train/sft.py): make the repo importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if __package__ in (None, ""):  # `accelerate launch train/sft.py` (a path): train/ must not shadow libraries
+    sys.path[0] = str(
+        Path(__file__).resolve().parents[1]
+    )  # (`accelerate launch -m train.sft` needs none of this)
 
 from transformers import TrainerCallback
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from trl import ModelConfig, SFTConfig, SFTTrainer, TrlParser, get_peft_config, get_quantization_config
 
-from mcip.prompt import STYLES
+from mcip.prompt import STYLES, PromptFormat
 from mcip.record import RecordError
 from train import precision
 from train.data import DataError, check_label_masks, load_splits, prepare, truncated_share
 from train.models import end_of_turn_token, load_gguf_model
+from train.prompting import model_context
 from train.tracking import setup_wandb
 
 logger = logging.getLogger("mcip.sft")
@@ -137,14 +140,14 @@ class PromptFormatCallback(TrainerCallback):
     """Writes ``mcip_prompt.json`` into every checkpoint, so evaluating or exporting a checkpoint renders prompts
     the way it was trained (without it, evaluation falls back to the full style and scores a mismatched prompt)."""
 
-    def __init__(self, prompt_format: dict):
+    def __init__(self, prompt_format: PromptFormat):
         self.prompt_format = prompt_format
 
     def on_save(self, args, state, control, **kwargs):
         if state.is_world_process_zero:
             folder = Path(args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}"
             if folder.is_dir():
-                _write_json(folder / "mcip_prompt.json", self.prompt_format)
+                self.prompt_format.save(folder)
 
 
 def main(script_args: ScriptArguments, training_args: GuardianSFTConfig, model_args: ModelConfig) -> dict:
@@ -183,38 +186,35 @@ def main(script_args: ScriptArguments, training_args: GuardianSFTConfig, model_a
     splits = {"train": (script_args.dataset_train_split, script_args.max_train_samples)}
     if training_args.eval_strategy != "no" and script_args.dataset_test_split:
         splits["eval"] = (script_args.dataset_test_split, script_args.max_eval_samples)
+    prompt_format = PromptFormat(
+        style=script_args.prompt_style or "full",
+        budget_tokens=script_args.prompt_budget,
+        rationale=script_args.rationale,
+        end_of_turn=end_of_turn,
+    )
+    # the room a log gets: max_length (or the model's context) minus the template and each row's answer
+    room = training_args.max_length or model_context(model_args.model_name_or_path)
     prepared = {}
     for key, (name, limit) in splits.items():
         split = data[name].select(range(min(limit, len(data[name])))) if limit else data[name]
-        prepared[key] = prepare(
-            split,
-            tokenizer,
-            script_args.prompt_style,
-            script_args.prompt_budget,
-            script_args.rationale,
-            training_args.dataset_num_proc,
-            where=f"{script_args.dataset_name}[{name}]",
-        )
+        where = f"{script_args.dataset_name}[{name}]"
+        prepared[key] = prepare(split, tokenizer, prompt_format, room, training_args.dataset_num_proc, where)
 
     truncated = {key: truncated_share(ds) for key, ds in prepared.items()}
+    logger.info(
+        "prompts cut to fit (max_length %s, prompt_budget %s): %s", room, script_args.prompt_budget, truncated
+    )
     if truncated["train"] > 0.25:
         logger.warning(
-            "%.0f%% of training prompts were cut to fit prompt_budget=%s: requests, claims and arguments may be "
-            "emptied, hiding the evidence of some classes; check the budget (see the README's Quality section)",
+            "%.0f%% of training prompts were cut to fit: each says what was cut (tool results and unused tools "
+            "first, the requests and arguments last); check prompt_budget and max_length (README, Long logs)",
             100 * truncated["train"],
-            script_args.prompt_budget,
         )
     if training_args.gguf_file:
         model = load_gguf_model(model_args.model_name_or_path, training_args.gguf_file, model_args.dtype)
     else:
         model = model_args.model_name_or_path
         training_args.model_init_kwargs = _model_kwargs(model_args, training_args)
-    prompt_format = {
-        "style": script_args.prompt_style or "full",
-        "budget_tokens": script_args.prompt_budget,
-        "rationale": script_args.rationale,
-        "end_of_turn": end_of_turn,
-    }
     trainer = SFTTrainer(
         callbacks=[PromptFormatCallback(prompt_format)],
         model=model,
@@ -254,7 +254,7 @@ def main(script_args: ScriptArguments, training_args: GuardianSFTConfig, model_a
     trainer.save_state()  # the final trainer_state.json (log history) beside the model, not only in checkpoints
     if trainer.accelerator.is_main_process:
         out = Path(training_args.output_dir)
-        _write_json(out / "mcip_prompt.json", prompt_format)
+        prompt_format.save(out)
         _write_json(
             out / "mcip_run.json",
             {

@@ -1,0 +1,213 @@
+"""Long logs: the renderer keeps the evidence of every label when a log is far over budget, the budget bounds the
+whole user message, and evaluation and training handle 10k-token logs without overflowing the model."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from mcip.flows import derive_flows
+from mcip.prompt import approx_tokens, build_prompt, is_truncated, render_log
+from mcip.record import Trajectory, from_row
+from mcip.taxonomy import LABELS
+
+FILLER = "The quarterly report lists revenue by region, churn by plan and open incidents by severity. "
+
+
+def inflate(traj: Trajectory, tools: int = 60, result_chars: int = 12000) -> Trajectory:
+    """The same log at real size: many more tools with long descriptions, and long tool results."""
+    data = json.loads(traj.to_json())
+    data["tools"] += [
+        {
+            "name": f"report_{i}",
+            "server": f"extra{i % 5}",
+            "description": f"Builds report {i}. " + FILLER * 6,
+            "inputSchema": {"type": "object", "properties": {"region": {"type": "string"}}},
+        }
+        for i in range(tools)
+    ]
+    for msg in data["messages"]:
+        if msg["role"] == "tool":
+            msg["content"] = (msg["content"] or "") + " " + FILLER * (result_chars // len(FILLER))
+    data.pop("flows", None)
+    return Trajectory.model_validate(data)
+
+
+@pytest.fixture(scope="module")
+def per_label(tmp_path_factory) -> dict[str, tuple[Trajectory, str]]:
+    """One generated record per label, with its rationale (which names the deviating flow)."""
+    from datasets import load_from_disk
+
+    from data_gen.build import build
+    from data_gen.recipe import load_recipe
+    from tests.conftest import REPO
+
+    out = tmp_path_factory.mktemp("labels") / "ds"
+    sizes = ["--train_size", "400", "--validation_size", "0", "--test_size", "0", "--test_unseen_size", "0"]
+    recipe = load_recipe(
+        REPO / "recipes/data/small.yaml",
+        ["--output_dir", str(out), "--holdout_servers", "[]", "--num_proc", "1", *sizes],
+    )
+    build(recipe, progress=False)
+    found: dict[str, tuple[Trajectory, str]] = {}
+    for i, row in enumerate(load_from_disk(str(out))["train"]):
+        if row["label"] not in found and re.search(r"[Ff]lows? \d+", row["rationale"] or ""):
+            found[row["label"]] = (from_row(row, f"row {i}"), row["rationale"])
+    return found
+
+
+def _flow_block(text: str, n: int) -> str | None:
+    """The header and data line of flow ``n`` in a rendered log."""
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if re.match(rf"{n}\. ", line):
+            return "\n".join(lines[i : i + 2])
+    return None
+
+
+@pytest.mark.parametrize("budget", [2048, 4096])  # the GPU recipe's context and 4k
+def test_the_deviating_flows_evidence_survives_for_every_label(per_label, budget):
+    assert {lb.string for lb in LABELS} - {"true"} <= set(per_label), sorted(per_label)
+    for label, (traj, rationale) in per_label.items():
+        long = inflate(traj)
+        assert approx_tokens(render_log(long).text) > 2 * budget
+        rendering = render_log(long, budget)
+        text = rendering.text
+        assert approx_tokens(text) <= budget and rendering.truncated and is_truncated(text), label
+        assert text.startswith("Note: cut to fit the length budget:"), label  # the prompt says what was cut
+        for n in map(int, re.findall(r"[Ff]lows? (\d+)", rationale)):
+            block = _flow_block(text, n)
+            assert block is not None, f"{label}: flow {n} named by the rationale is missing"
+            header, data = block.split("\n")
+            if "request" in header or " -> " in header and "assistant ->" in header and "user" not in header:
+                assert "chars cut]" not in data, f"{label}: flow {n}'s evidence was cut: {data[:200]}"
+        for _, call in long.calls():  # every call's arguments, in full
+            assert json.dumps(call.function.args, ensure_ascii=False)[:40] in text or not call.function.args
+        for tool in long.tools:  # the called tools stay listed
+            if any(call.function.name in (tool.name, tool.qualified_name) for _, call in long.calls()):
+                assert f"- {tool.qualified_name}" in text, (
+                    f"{label}: called tool {tool.qualified_name} dropped"
+                )
+
+
+def test_headers_alone_over_budget_omit_old_flows_but_keep_requests_and_the_end(per_label):
+    traj, _ = per_label["function_injection"]
+    data = json.loads(traj.to_json())
+    data.pop("flows", None)
+    msgs = data["messages"]
+    # a 60-call session before the final answer: the flow headers alone exceed a small budget
+    extra = []
+    for i in range(60):
+        extra.append(
+            {
+                "role": "assistant",
+                "tool_calls": [{"id": f"x{i}", "function": {"name": "ping", "arguments": "{}"}}],
+            }
+        )
+        extra.append({"role": "tool", "tool_call_id": f"x{i}", "content": "pong"})
+    data["messages"] = [msgs[0], *extra, *msgs[1:]]
+    long = Trajectory.model_validate(data)
+    text = render_log(long, 1000).text
+    assert approx_tokens(text) <= 1000 and "flow(s) omitted" in text
+    assert text.count("-> assistant | subject") >= 1 and re.search(r"^1\. user -> assistant", text, re.M)
+    n_flows = len(derive_flows(long))
+    assert re.search(rf"^{n_flows}\. assistant -> user", text, re.M), "the final answer's flow stays"
+    assert re.search(r"^\d+\. assistant -> (?!user)", text, re.M)  # the latest calls stay
+
+
+def test_the_budget_bounds_the_whole_user_message_on_the_boundary(tiny_model_dir, per_label):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    count = lambda s: len(tok(s, add_special_tokens=False).input_ids)  # noqa: E731
+    traj = inflate(per_label["replay_function"][0], tools=10, result_chars=3000)
+    for style in ("full", "compact"):
+        user = build_prompt(traj, style)[1]["content"]
+        exact = count(user)
+        assert build_prompt(traj, style, exact, count)[1]["content"] == user  # at the boundary: nothing cut
+        for budget in (exact - 1, exact // 2, 700):
+            cut = build_prompt(traj, style, budget, count)[1]["content"]
+            assert count(cut) <= budget and cut.startswith("Judge this MCP interaction.\n"), (style, budget)
+
+
+# -- 10k-token logs through evaluation and training (tiny model, real evaluator, real accelerate launch) -----------
+
+
+@pytest.fixture(scope="module")
+def long_records(per_label, tmp_path_factory, tiny_model_dir) -> list[Trajectory]:
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    records = [inflate(traj, tools=60, result_chars=20000) for traj, _ in per_label.values()]
+    sizes = [len(tok(render_log(r).text, add_special_tokens=False).input_ids) for r in records]
+    assert min(sizes) > 10_000, (
+        sizes
+    )  # logs of real sessions' size, far past the tiny model's positions
+    return records
+
+
+@pytest.mark.slow
+def test_evaluation_of_10k_token_logs_cuts_them_to_the_context_and_says_so(
+    long_records, tiny_model_dir, tmp_path
+):
+    from mcip.record import save_jsonl
+    from train.evaluate import main
+    from train.prompting import model_context
+
+    data = tmp_path / "long.jsonl"
+    save_jsonl(long_records, data)
+    out = tmp_path / "eval"
+    assert (
+        main(
+            [
+                "--model",
+                str(tiny_model_dir),
+                "--data",
+                str(data),
+                "--mode",
+                "both",
+                "--max_new_tokens",
+                "8",
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    for name in ("metrics.json", "metrics_fast.json"):
+        metrics = json.loads((out / name).read_text())
+        context = model_context(str(tiny_model_dir))
+        assert metrics["context"] == context and metrics["n"] == len(long_records)
+        assert metrics["truncated_share"] == 1.0  # every item cut, and the metrics say so
+        assert metrics["prompt_tokens"]["max"] + 8 <= context  # nothing past the model's positions
+        assert metrics["prompt_tokens"]["median"] > 1000  # ... and the room is used, not thrown away
+    assert "100.00% of items were cut to fit" in (out / "report.md").read_text()
+
+
+@pytest.mark.slow
+def test_training_on_10k_token_logs_renders_into_max_length_instead_of_aborting(
+    long_records, tiny_model_dir, tmp_path
+):
+    from datasets import Dataset, DatasetDict
+
+    from tests.conftest import launch, ok
+
+    rows = [
+        {"id": r.id or f"r{i}", "label": r.label, "rationale": "", "trajectory": r.to_json()}
+        for i, r in enumerate(long_records * 2)
+    ]
+    data = tmp_path / "long-ds"
+    DatasetDict({"train": Dataset.from_list(rows), "validation": Dataset.from_list(rows[:4])}).save_to_disk(
+        data
+    )
+    out = tmp_path / "run"
+    # no prompt budget of its own (larger than any room): the room max_length leaves decides
+    ok(
+        launch(
+            tiny_model_dir, data, out, "--max_steps", "2", "--max_length", "1024", "--prompt_budget", "100000"
+        )
+    )
+    run = json.loads((out / "mcip_run.json").read_text())
+    assert run["truncated_prompts"]["train"] == 1.0 and run["label_masks"]["train"]["examples"] == len(rows)
