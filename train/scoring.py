@@ -129,12 +129,22 @@ def _pick(logits: torch.Tensor, candidates: dict[int, str]) -> str:
 
 @torch.inference_mode()
 def fast_scores(
-    model, prompt_ids: Sequence[Sequence[int]], tokens: AnswerTokens, pad_id: int, batch_size: int, progress
-) -> list[tuple[float, str]]:
+    model,
+    prompt_ids: Sequence[Sequence[int]],
+    tokens: AnswerTokens,
+    pad_id: int,
+    batch_size: int,
+    progress,
+    with_probs: bool = False,
+) -> list[tuple[float, str]] | list[tuple[float, str, dict[str, float]]]:
     """(P(unsafe), predicted label) per prompt from one forward pass each; batched, longest first.
 
     The label is ``true`` when P(unsafe) < 0.5, else the risk whose letter has the highest logit (greedy
     decoding restricted to the letters; a second, cached step only where a letter spans two tokens).
+    ``with_probs`` adds per-class probabilities (label -> P, summing to 1): P(true) = 1 - P(unsafe) and each risk
+    P(unsafe) * P(its letter | "unsafe\nChoice:"), a softmax over the letters' first tokens (split by the second
+    step's softmax where letters share a first token; evenly for groups other than the chosen one, whose
+    second step is not computed). The run-time guard reads them; evaluation does not need them.
     """
     device = next(model.parameters()).device
     heads: dict[int, dict[int, str]] = {}  # first letter token -> {second token (or -1) -> label}
@@ -161,8 +171,33 @@ def fast_scores(
                 past_key_values=res.past_key_values,
                 logits_to_keep=1,
             ).logits[:, -1]
+        head_p = (
+            torch.softmax(res.logits[:, -1].index_select(-1, head_ids).float(), dim=-1)
+            if with_probs
+            else None
+        )
         for row, i in enumerate(idx):
             group = heads[int(head[row])]
             label = group[-1] if -1 in group else _pick(second[row], group)
             out[i] = (p[row], SAFE if p[row] < 0.5 else label)
+            if with_probs:
+                out[i] += (_class_probs(p[row], head_p[row], heads, int(head[row]), second, row),)
     return out
+
+
+def _class_probs(p_unsafe: float, head_p: torch.Tensor, heads: dict, chosen: int, second, row: int) -> dict:
+    """Per-class probabilities for one row of ``fast_scores`` (see its docstring)."""
+    probs = {SAFE: 1.0 - p_unsafe}
+    for k, (first, group) in enumerate(heads.items()):
+        if -1 in group:
+            probs[group[-1]] = p_unsafe * float(head_p[k])
+            continue
+        ids = list(group)
+        split = (
+            torch.softmax(second[row][ids].float(), dim=-1).tolist()
+            if first == chosen and second is not None
+            else [1.0 / len(ids)] * len(ids)
+        )
+        for tid, share in zip(ids, split):
+            probs[group[tid]] = p_unsafe * float(head_p[k]) * share
+    return probs

@@ -1,0 +1,177 @@
+"""``mcip-guard``: review logs, guard an MCP server, or answer a client's pre-tool-use hook.
+
+    mcip-guard review LOG.jsonl --guardian DIR [--policy FILE] [--batch-size 8]
+    mcip-guard proxy --guardian DIR [--policy FILE] [--audit-log FILE] -- python my_server.py
+    mcip-guard proxy --guardian DIR --upstream http://127.0.0.1:8000/mcp
+    mcip-guard hook --guardian DIR [--policy FILE]        # Claude-Code-style PreToolUse hook: JSON on stdin
+    mcip-guard check-policy FILE
+
+Bad input exits with code 2 and one line naming the file, record and field.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from guard.policy import PolicyError, load_policy
+
+
+def _guardian_args(p: argparse.ArgumentParser, required: bool = True) -> None:
+    p.add_argument("--guardian", help="model folder, LoRA adapter folder, merged export or Hub id")
+    p.add_argument(
+        "--api-base", help="an OpenAI-compatible endpoint serving the guardian, instead of a model"
+    )
+    p.add_argument("--api-model", help="the model name the endpoint serves")
+    p.add_argument("--api-key-env", help="environment variable that holds the endpoint's API key")
+    p.add_argument("--policy", help="policy YAML (default: built-in, fail closed, block at P(unsafe) >= 0.5)")
+    p.add_argument("--batch-size", type=int, default=8)
+
+
+def _guardian_factory(args):
+    from guard.guardian import Guardian
+
+    if not (args.guardian or args.api_base):
+        raise SystemExit("error: --guardian DIR (or --api-base URL) is required")
+
+    def make():
+        return Guardian(
+            args.guardian,
+            api_base=args.api_base,
+            api_model=args.api_model,
+            api_key_env=args.api_key_env,
+            batch_size=args.batch_size,
+        )
+
+    return make
+
+
+def cmd_review(args) -> int:
+    from guard.guardian import GuardianError
+    from mcip.record import RecordError, load_jsonl
+
+    policy = load_policy(args.policy)
+    try:
+        records = load_jsonl(args.log)
+        guardian = _guardian_factory(args)()
+    except (RecordError, GuardianError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
+    try:
+        for start in range(0, len(records), args.batch_size):
+            chunk = records[start : start + args.batch_size]
+            for i, (traj, review) in enumerate(zip(chunk, guardian.review(chunk)), start + 1):
+                row = {
+                    "index": i,
+                    "id": traj.id,
+                    "action": policy.action_for(review.p_unsafe or 0.0, review.top_risk),
+                    **review.to_dict(),
+                }
+                if traj.label is not None:
+                    row["gold"] = traj.label
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+                out.flush()
+    except GuardianError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    return 0
+
+
+def cmd_proxy(args) -> int:
+    import anyio
+
+    from guard.gate import GuardianLoader
+    from guard.proxy import GuardedProxy, ProxyConfig, say
+
+    command = [c for c in args.command if c != "--"] if args.command else None
+    if bool(command) == bool(args.upstream):
+        print(
+            "error: give the upstream as `-- COMMAND ...` (stdio) or --upstream URL, not both",
+            file=sys.stderr,
+        )
+        return 2
+    policy = load_policy(args.policy)
+    if policy.fail_open:
+        say(f"WARNING: policy {policy.source} is fail-open: calls run unreviewed when the guardian fails")
+    loader = GuardianLoader(_guardian_factory(args), args.guardian or args.api_model or args.api_base)
+    cfg = ProxyConfig(
+        policy=policy,
+        upstream_command=command,
+        upstream_url=args.upstream,
+        audit_log=args.audit_log,
+        pins=args.pins,
+        session_file=args.session_file,
+        server_name=args.server_name,
+    )
+    try:
+        anyio.run(GuardedProxy(cfg, loader).run_stdio)
+    except KeyboardInterrupt:
+        return 130
+    except BaseException as err:  # the upstream could not start or answer: say so in one line
+        inner = err
+        while len(getattr(inner, "exceptions", ())) == 1:
+            inner = inner.exceptions[0]
+        print(f"error: mcip-guard proxy: {type(inner).__name__}: {inner}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_hook(args) -> int:
+    from guard.hook import run_hook
+
+    return run_hook(args, _guardian_factory(args))
+
+
+def cmd_check_policy(args) -> int:
+    policy = load_policy(args.file)
+    print(json.dumps(policy.model.model_dump(), indent=1))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mcip-guard", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+
+    p = sub.add_parser("review", help="review every record of an interchange JSONL log; one JSON line each")
+    p.add_argument("log")
+    p.add_argument("--output", help="write the JSON lines here instead of stdout")
+    _guardian_args(p)
+    p.set_defaults(func=cmd_review)
+
+    p = sub.add_parser("proxy", help="guard one MCP server: stdio downstream, stdio or HTTP upstream")
+    _guardian_args(p)
+    p.add_argument("--upstream", help="streamable-HTTP URL of the upstream server (instead of a command)")
+    p.add_argument("--audit-log", help="append every reviewed call here as interchange JSONL")
+    p.add_argument("--pins", help="JSON file of pinned tool descriptions, kept across sessions")
+    p.add_argument("--session-file", help="JSON file where the host writes the user's request(s)")
+    p.add_argument("--server-name", help="name of the upstream server in logs (default: its serverInfo name)")
+    p.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND ARGS... that starts the upstream")
+    p.set_defaults(func=cmd_proxy)
+
+    p = sub.add_parser("hook", help="PreToolUse hook: read the client's JSON on stdin, print a decision")
+    _guardian_args(p)
+    p.add_argument("--audit-log", help="append every reviewed call here as interchange JSONL")
+    p.set_defaults(func=cmd_hook)
+
+    p = sub.add_parser("check-policy", help="validate a policy file and print it with its defaults")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_check_policy)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except PolicyError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

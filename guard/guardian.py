@@ -1,0 +1,182 @@
+"""The library API: load a guardian the way the evaluator does and review trajectories with it.
+
+    from guard import Guardian
+    g = Guardian("runs/smollm2-lora")                 # a run, adapter, merged export or Hub id
+    g = Guardian(api_base="http://h:8000/v1", api_model="mcip-guardian")   # an OpenAI-compatible endpoint
+    review = g.review_one(trajectory)                 # verdict, label, P(unsafe), per-class P, flow, seconds
+
+Nothing here is a second copy: the prompt is the evaluator's (``train.prompting.Prompter``: the model's saved
+format, the room its context leaves), scoring is ``train.scoring.fast_scores`` (one teacher-forced forward pass,
+batched), answers from an endpoint are read by ``mcip.verdict.parse_verdict``, and models load through
+``train.backends`` exactly as ``train/evaluate.py`` loads them.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mcip.flows import derive_flows, ends_with_proposed_call
+from mcip.record import Trajectory
+from mcip.taxonomy import SAFE
+from mcip.verdict import parse_verdict
+
+if TYPE_CHECKING:
+    from train.prompting import Prompter
+
+Messages = list[dict[str, str]]
+_FLOW_RX = re.compile(r"\bflow\s+(\d+)", re.IGNORECASE)
+
+
+class GuardianError(RuntimeError):
+    """The guardian could not give a verdict (it failed to load, or its backend failed)."""
+
+
+def guardian_prompter(model: str | None, tokenizer=None, context: int | None = None) -> Prompter:
+    """The one place the guard decides how a log becomes a prompt: the model's saved format and the room its
+    context leaves (``train.prompting``, the evaluator's rule), so a 10k-token session is cut by the
+    evidence-keeping renderer and never fed past the model's positions. A log that ends with a proposed call is
+    rendered as one awaiting review (``mcip.flows.ends_with_proposed_call``)."""
+    from train.backends import prompt_config
+    from train.prompting import FAST_ANSWER_ROOM, Prompter, model_context
+
+    fmt = prompt_config(model)
+    return Prompter.for_model(tokenizer, fmt, context or model_context(model), FAST_ANSWER_ROOM)
+
+
+def guardian_prompt(traj: Trajectory, model: str | None, tokenizer=None) -> Messages:
+    """Trajectory -> the chat prompt this model reads (see ``guardian_prompter``)."""
+    return guardian_prompter(model, tokenizer).messages(traj)
+
+
+@dataclass(frozen=True)
+class Review:
+    """One guardian verdict. ``flow`` is the 1-based MCI flow concerned: the proposed call when the log ends
+    with one, else the flow the rationale names (generation only); ``probs`` maps every label to P (fast
+    scoring only)."""
+
+    verdict: str  # "safe" or "unsafe"
+    label: str  # an MCIP label string ("true" when safe)
+    p_unsafe: float | None
+    probs: dict[str, float] | None
+    flow: int | None
+    seconds: float
+    rationale: str | None = None
+
+    @property
+    def top_risk(self) -> str | None:
+        """The most likely risk class, even when the verdict is safe (thresholds below 0.5 need it)."""
+        if self.label != SAFE:
+            return self.label
+        if self.probs:
+            return max((k for k in self.probs if k != SAFE), key=self.probs.__getitem__)
+        return None
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["top_risk"] = self.top_risk
+        if self.probs is not None:
+            out["probs"] = {k: round(v, 6) for k, v in self.probs.items()}
+        if self.p_unsafe is not None:
+            out["p_unsafe"] = round(self.p_unsafe, 6)
+        out["seconds"] = round(self.seconds, 4)
+        return out
+
+
+def _flow_concerned(traj: Trajectory, rationale: str | None) -> int | None:
+    if ends_with_proposed_call(traj):
+        return len(traj.flows or derive_flows(traj))
+    m = _FLOW_RX.search(rationale or "")
+    return int(m.group(1)) if m else None
+
+
+class Guardian:
+    """A loaded guardian. Thread-safe: one review runs at a time (a CPU or a GPU is not shared usefully)."""
+
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        api_base: str | None = None,
+        api_model: str | None = None,
+        api_key_env: str | None = None,
+        batch_size: int = 8,
+        timeout: float = 30.0,
+    ):
+        from train.backends import EvalError, OpenAIBackend, TransformersBackend, load_tokenizer
+
+        self.model = model
+        self._lock = threading.Lock()
+        try:
+            if api_base:
+                tok = load_tokenizer(model) if model and Path(model).is_dir() else None
+                self.backend = OpenAIBackend(
+                    api_base, api_model or model, api_key_env, 4, 2, 0.5, timeout, tokenizer=tok
+                )
+            elif model:
+                self.backend = TransformersBackend(model, batch_size)
+            else:
+                raise GuardianError("no guardian: pass a model folder, adapter or Hub id, or an api_base")
+        except EvalError as err:
+            raise GuardianError(str(err)) from None
+        self.name = model or api_model or api_base
+        self._prompter = guardian_prompter(model, getattr(self.backend, "tokenizer", None))
+
+    def prompt(self, traj: Trajectory) -> Messages:
+        return self._prompter.messages(traj)
+
+    def review(self, trajs: Sequence[Trajectory]) -> list[Review]:
+        """Review a batch; ``seconds`` on each review is the batch time divided by its size."""
+        if not trajs:
+            return []
+        prompts = [self.prompt(t) for t in trajs]
+        with self._lock:
+            start = time.perf_counter()
+            try:
+                raw = self._score(prompts)
+            except GuardianError:
+                raise
+            except Exception as err:  # a backend failure of any kind is "no verdict": the caller fails closed
+                raise GuardianError(f"guardian {self.name}: {type(err).__name__}: {err}") from err
+            each = (time.perf_counter() - start) / len(trajs)
+        return [
+            Review(
+                "unsafe" if label != SAFE else "safe",
+                label,
+                p,
+                probs,
+                _flow_concerned(t, rationale),
+                each,
+                rationale,
+            )
+            for t, (p, label, probs, rationale) in zip(trajs, raw)
+        ]
+
+    def review_one(self, traj: Trajectory) -> Review:
+        return self.review([traj])[0]
+
+    def _score(self, prompts: list[Messages]) -> list[tuple[float | None, str, dict | None, str | None]]:
+        from train.backends import TransformersBackend
+        from train.scoring import encode, fast_scores, render_chat
+
+        b = self.backend
+        if isinstance(b, TransformersBackend):
+            ids = [encode(b.tokenizer, render_chat(b.tokenizer, m)) for m in prompts]
+            rows = fast_scores(b.model, ids, b.tokens, b.tokenizer.pad_token_id, b.batch_size, list, True)
+            return [(p, label, probs, None) for p, label, probs in rows]
+        out = []
+        for gen in b.generate(prompts, 64, want_p=True):
+            v = parse_verdict(gen.text)
+            if not v.ok:
+                raise GuardianError(
+                    f"guardian {self.name}: unparsable answer ({v.error}): {gen.text[:120]!r}"
+                )
+            label = v.label or (SAFE if not v.unsafe else "unsafe")
+            p = gen.p_unsafe if gen.p_unsafe is not None else float(bool(v.unsafe))
+            out.append((p, label, None, v.rationale))
+        return out
