@@ -339,3 +339,20 @@ def test_checkpoint_without_prompt_format_uses_its_runs(tmp_path):
     (run / "mcip_prompt.json").write_text(json.dumps({"style": "tiny", "budget_tokens": 300}))
     with pytest.raises(EvalError, match=r"mcip_prompt.json: style: 'tiny'"):
         prompt_config(str(run / "checkpoint-80"))
+
+
+def test_a_shipped_adapters_relative_base_resolves_from_any_working_directory(tmp_path, monkeypatch):
+    from train.backends import REPO, resolve_base
+
+    (tmp_path / "guardians/g").mkdir(parents=True)
+    (tmp_path / "guardians/base").mkdir()
+    monkeypatch.chdir(tmp_path)  # "../base" does not exist from here
+    assert resolve_base("../base", tmp_path / "guardians/g") == str(tmp_path / "guardians/g/../base")
+    assert (
+        resolve_base("models/smollm2-135m-instruct", tmp_path / "guardians/g")
+        == str(REPO / "models/smollm2-135m-instruct")
+        or not (REPO / "models/smollm2-135m-instruct").is_dir()
+    )
+    assert (
+        resolve_base("HuggingFaceTB/SmolLM2-135M-Instruct", tmp_path) == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    )

@@ -31,6 +31,7 @@ from train.scoring import (
 )
 
 Messages = list[dict[str, str]]
+REPO = Path(__file__).resolve().parents[1]
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
 
 
@@ -70,6 +71,18 @@ def _adapter_base(path: Path) -> str | None:
         raise EvalError(f"{cfg}: not a JSON object") from None
     if not base:
         raise EvalError(f"{cfg}: no base_model_name_or_path")
+    return resolve_base(base, path)
+
+
+def resolve_base(base: str, adapter_dir: Path) -> str:
+    """An adapter's base as a loadable path: a relative base that does not exist from here is looked up beside the
+    adapter and from the repository root, so a shipped adapter naming ``models/smollm2-135m-instruct`` loads from
+    any working directory once ``make models`` ran; anything else (a Hub id) is returned as it is."""
+    if Path(base).is_absolute() or Path(base).exists():
+        return base
+    for root in (adapter_dir, REPO):
+        if (root / base).is_dir():
+            return str(root / base)
     return base
 
 

@@ -312,6 +312,10 @@ def export(cfg: ExportConfig) -> dict:
     qlora = adapter_config is not None and trained_in_4bit(run_meta, adapter_config)
     dtype = cfg.dtype or ("bfloat16" if qlora else "float32")
     base = (cfg.base_model or adapter_config.get("base_model_name_or_path")) if adapter_config else None
+    if base and not cfg.base_model:
+        from train.backends import resolve_base
+
+        base = resolve_base(base, run)
     if adapter_config is not None and not base:
         raise ExportError(f"{run}/adapter_config.json has no base_model_name_or_path; pass --base_model")
 

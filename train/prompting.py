@@ -55,7 +55,9 @@ def model_context(model: str | None) -> int | None:
             base = json.loads(adapter.read_text(encoding="utf-8")).get("base_model_name_or_path")
         except (OSError, json.JSONDecodeError):
             return None
-        cfg = Path(base or "") / "config.json"
+        from train.backends import resolve_base
+
+        cfg = Path(resolve_base(base, folder) if base else "") / "config.json"
     if not cfg.is_file():
         return None
     try:
