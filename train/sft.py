@@ -89,8 +89,11 @@ class GuardianSFTConfig(SFTConfig):
 
         if self.fp16 and self.bf16 in (None, "auto"):
             self.bf16 = False
-        self.precision = precision.choose(self.bf16, cpu=self.use_cpu or not torch.cuda.is_available())
+        accelerator = torch.cuda.is_available() or torch.backends.mps.is_available()
+        self.precision = precision.choose(self.bf16, cpu=self.use_cpu or not accelerator)
         self.bf16 = self.precision.bf16
+        if self.precision.device == "cpu" and not accelerator:
+            self.use_cpu = True  # transformers refuses CPU bf16 unless told the run is on the CPU
         super().__post_init__()
 
 
