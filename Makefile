@@ -9,13 +9,14 @@ STAMP := $(VENV)/.installed
 # on a CPU machine pip takes the local CPU wheel, on a GPU machine PyPI's CUDA build.
 GPU ?= 0
 comma := ,
-EXTRAS := dev$(if $(filter 1,$(GPU)),$(comma)gpu,)
+# agentdojo: the external benchmark's suites (evaluation only), so its importer's tests run everywhere.
+EXTRAS := dev$(comma)agentdojo$(if $(filter 1,$(GPU)),$(comma)gpu,)
 export PIP_CONSTRAINT := $(CURDIR)/constraints.txt
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 SMOLLM2 := models/smollm2-135m-instruct
 
-.PHONY: install models data train eval export push push-data demo test test-fast lint format render clean
+.PHONY: install models data train eval export push push-data demo test test-fast lint format render clean agentdojo-eval
 
 install: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
@@ -116,6 +117,11 @@ demo: $(STAMP) models
 	@$(MAKE) --no-print-directory export RUN_DIR=$(DEMO_DIR)/run EVAL_DIR=$(DEMO_DIR)/eval \
 		EXPORT_DIR=$(DEMO_DIR)/export EVAL_SPLITS="test test_unseen"
 	@$(PY) -m train.summarize --run $(DEMO_DIR)/run --eval $(DEMO_DIR)/eval --export $(DEMO_DIR)/export --data $(DEMO_DATA)
+
+# The external benchmark: AgentDojo's suites as MCIP records (evaluation only), scored for the zero-shot base and
+# any guardian: make agentdojo-eval AGENTDOJO_ARGS="--model guardians/NAME"
+agentdojo-eval: $(STAMP) models
+	$(PY) benchmarks/agentdojo_eval.py $(AGENTDOJO_ARGS)
 
 # Render the guardian prompt and target answer for a built-in example trajectory.
 render: $(STAMP)

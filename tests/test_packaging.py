@@ -19,8 +19,8 @@ def _dry_run(*args: str) -> str:
 
 
 def test_make_install_asks_for_the_extras_it_promises():
-    assert '-e ".[dev]"' in _dry_run("install")
-    assert '-e ".[dev,gpu]"' in _dry_run("install", "GPU=1")  # was ".[devgpu]": neither extra installed
+    assert '-e ".[dev,agentdojo]"' in _dry_run("install")
+    assert '-e ".[dev,agentdojo,gpu]"' in _dry_run("install", "GPU=1")  # was ".[devgpu]": no extra installed
 
 
 def test_make_demo_composes_the_stage_targets():

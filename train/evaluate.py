@@ -22,6 +22,7 @@ code 2 and a one-line error naming what and where.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import sys
 import time
@@ -90,6 +91,12 @@ class EvalConfig:
         default=None,
         metadata={"help": "positions the model attends to (default: its config's max_position_embeddings)"},
     )
+    budget_tokens: int | None = field(
+        default=None,
+        metadata={
+            "help": "cap the log's tokens below what the model's format and context allow (faster on CPU)"
+        },
+    )
 
 
 @dataclass(frozen=True)
@@ -116,8 +123,13 @@ def parse_config(argv: list[str] | None = None) -> EvalConfig:
         raise EvalError("--backend openai needs --api-base and --api-model")
     if cfg.backend != "openai" and not cfg.model:
         raise EvalError(f"--backend {cfg.backend} needs --model")
-    if min(cfg.batch_size, cfg.concurrency, cfg.limit or 1, cfg.max_new_tokens or 1) < 1:
-        raise EvalError("--batch-size, --concurrency, --limit and --max-new-tokens must be positive")
+    if (
+        min(cfg.batch_size, cfg.concurrency, cfg.limit or 1, cfg.max_new_tokens or 1, cfg.budget_tokens or 1)
+        < 1
+    ):
+        raise EvalError(
+            "--batch-size, --concurrency, --limit, --max-new-tokens and --budget-tokens must be positive"
+        )
     return cfg
 
 
@@ -187,6 +199,10 @@ def evaluate(cfg: EvalConfig) -> list[ModeResult]:
     backend = make_backend(cfg)
     guardian = cfg.protocol == "guardian"
     fmt = prompt_config(cfg.model)
+    if cfg.budget_tokens:
+        fmt = dataclasses.replace(
+            fmt, budget_tokens=min(cfg.budget_tokens, fmt.budget_tokens or cfg.budget_tokens)
+        )
     tok = backend.tokenizer
     max_new = cfg.max_new_tokens or (64 if guardian else 384)
     context = cfg.context or model_context(cfg.model)
