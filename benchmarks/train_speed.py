@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 CONFIGS = {  # name: SFTConfig / recipe overrides
     "padded fp32": {"bf16": False, "lora_top_layers": None},
