@@ -25,7 +25,8 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
+from difflib import SequenceMatcher
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ LOG_BEGIN, LOG_END = "[MCI LOG]", "[END MCI LOG]"
 MARKERS = (TOOLS_BEGIN, TOOLS_END, LOG_BEGIN, LOG_END)
 INDENT = "   "
 TRUNCATION_PREFIX = "Note: cut to fit the length budget: "
+FLOWS_OMITTED = " flow(s) omitted"
 PROPOSED_NOTE = "Note: the last flow is a proposed call awaiting review; it has not run yet."
 STYLES = ("full", "compact")
 
@@ -147,7 +149,8 @@ class _Field:
         cut = len(self.text) - cap
         head = self.text[: cap - cap // 3]
         tail = self.text[len(self.text) - cap // 3 :] if cap // 3 else ""
-        return dumps_inline(f"{head} ...[{cut} chars cut]... {tail}".strip()), True
+        short = dumps_inline(f"{head} ...[{cut} chars cut]... {tail}".strip())
+        return (short, True) if len(short) < len(self.full) else (self.full, False)  # a marker must save room
 
 
 def _content_field(content: str | None, kind: str = "content") -> _Field:
@@ -196,12 +199,13 @@ def _norm(name: str) -> str:
     return "".join(ch for ch in name.lower() if ch.isalnum())
 
 
-def key_tools(traj: Trajectory) -> set[int]:
+def key_tools(traj: Trajectory, names: list[str] | None = None) -> set[int]:
     """Indexes of the tools the verdict may depend on: every called tool, tools whose names look like a called
     tool's (same or near-same bare name on any server: look-alikes), and higher-privilege tools on a called
-    tool's server (the twins an escalation would use instead). Kept in full when a long log is cut."""
+    tool's server (the twins an escalation would use instead). Kept in full when a long log is cut. ``names``
+    restricts "called" to these calls (the flows still shown when old ones are omitted)."""
     tools = list(traj.tools)
-    names = [c.function.name for _, c in traj.calls()]
+    names = [c.function.name for _, c in traj.calls()] if names is None else names
     called = [t for t in tools if any(_called(t, n) for n in names)]
     bare = {_norm(n.split(".")[-1]) for n in names}
     escalations = {(t.server, _RANK.get(t.privilege or "", 0)) for t in called if t.server}
@@ -216,16 +220,27 @@ def key_tools(traj: Trajectory) -> set[int]:
     return {i for i, tool in enumerate(tools) if depends(tool)}
 
 
+def _flow_call(traj: Trajectory, flow: Flow) -> str | None:
+    """The function a call flow (or a result flow) is about, None for other flows."""
+    if flow.call_id is None:
+        return None
+    for _, call in traj.calls():
+        if call.id == flow.call_id:
+            return call.function.name
+    return None
+
+
 def _called(tool, name: str) -> bool:
     return name in (tool.name, tool.qualified_name)
 
 
+@lru_cache(maxsize=65536)
 def _similar(a: str, b: str) -> bool:
+    """Near-same names (a look-alike's typo or suffix); the cheap bounds first, difflib only when they pass."""
     if min(len(a), len(b)) < 4 or abs(len(a) - len(b)) > 3:
         return False
-    from difflib import SequenceMatcher
-
-    return SequenceMatcher(None, a, b).ratio() >= 0.85
+    matcher = SequenceMatcher(None, a, b)
+    return matcher.real_quick_ratio() >= 0.85 and matcher.quick_ratio() >= 0.85 and matcher.ratio() >= 0.85
 
 
 def _one_line(text: str) -> str:
@@ -319,6 +334,8 @@ def _assemble(parts: list[str | _Field], caps: dict[str, int | None], notes: lis
     for part in parts:
         if isinstance(part, str):
             lines.append(part)
+        elif part.kind == "tool" and caps.get("tool") == 0:
+            cut += 1  # a description cut to nothing: its marker line would only cost tokens
         else:
             text, truncated = part.render(caps.get(part.kind))
             cut += truncated
@@ -360,7 +377,7 @@ def _note(cut_fields: int, others: str, n_others: int, omitted: int) -> str:
             }[others]
         )
     if omitted:
-        what.append(f"{omitted} flow(s) omitted")
+        what.append(f"{omitted}{FLOWS_OMITTED}")
     return TRUNCATION_PREFIX + "; ".join(what) + "."
 
 
@@ -387,10 +404,14 @@ def render_log(
     tool_lines: dict[str, list[str | _Field]] = {}
     flow_parts = _flow_parts(traj, flows, compact, None)
 
-    def layout(others: str, shown: set[int] | None = None) -> list[str | _Field]:
+    def layout(others: str, shown: set[int] | None = None, tools: bool = True) -> list[str | _Field]:
+        if shown is not None:  # old flows omitted: only the tools the remaining calls depend on stay listed
+            names = [_flow_call(traj, flows[i]) for i in sorted(shown)]
+            kept = key_tools(traj, [n for n in names if n]) if tools else set()
+            return _tool_lines(traj, kept, others, compact) + _flow_parts(traj, flows, compact, shown)
         if others not in tool_lines:
             tool_lines[others] = _tool_lines(traj, keep, others, compact)
-        return tool_lines[others] + (flow_parts if shown is None else _flow_parts(traj, flows, compact, shown))
+        return tool_lines[others] + flow_parts
 
     full_parts = layout("full")
     text, _ = _assemble(full_parts, {}, notes)
@@ -410,10 +431,12 @@ def render_log(
     for _ in range(6):
         found = _fit(layout, flows, notes, n_others, target, estimate, ratio)
         real = count_tokens(found)
-        if real <= budget_tokens:
+        if real <= budget_tokens and FLOWS_OMITTED not in found.split("\n", 1)[0]:
             return Rendering(found, True, (found.splitlines()[0],))
+        if real <= budget_tokens:
+            break  # omitting flows is the last resort: the exact search below decides whether it is needed
         target = max(1, int(target * budget_tokens / real) - 2)
-    found = _fit(layout, flows, notes, n_others, budget_tokens, count_tokens, ratio)  # exact, slow, certain
+    found = _fit(layout, flows, notes, n_others, budget_tokens, count_tokens, ratio)  # exact, slower, certain
     return Rendering(found, True, (found.splitlines()[0],))
 
 
@@ -422,11 +445,20 @@ def _fit(layout, flows, notes, n_others, budget_tokens, count_tokens, ratio) -> 
     full_parts = layout("full")
 
     def attempt(parts, level: _Level, omitted: int) -> str | None:
+        hidden = n_others
+        if omitted:  # the tool list was rebuilt for the flows still shown
+            summary = next((p for p in parts if isinstance(p, str) and p.startswith("- and ")), "")
+            hidden = int(summary.split()[2]) if summary else 0
         fields = [p for p in parts if isinstance(p, _Field) and p.kind in level.kinds]
         lengths = [len(f.text) for f in fields]
         floor = {k: level.min_cap for k in level.kinds}
-        probe_notes = [_note(len(fields) or 1, level.others, n_others, omitted), *notes]
-        skeleton, _ = _assemble(parts, floor, probe_notes)
+        body, floor_cut = _assemble(parts, floor, [])
+        probe = (
+            [_note(floor_cut, level.others, hidden, omitted), *notes]
+            if floor_cut or level.others != "full" or omitted
+            else notes
+        )
+        skeleton = "\n".join([*probe, body])
         room = budget_tokens - count_tokens(skeleton)
         if room < 0:
             return None
@@ -437,7 +469,7 @@ def _fit(layout, flows, notes, n_others, budget_tokens, count_tokens, ratio) -> 
             caps = {k: cap for k in level.kinds}
             body, cut = _assemble(parts, caps, [])
             lines = (
-                [_note(cut, level.others, n_others, omitted), *notes]
+                [_note(cut, level.others, hidden, omitted), *notes]
                 if cut or level.others != "full" or omitted
                 else notes
             )
@@ -455,25 +487,26 @@ def _fit(layout, flows, notes, n_others, budget_tokens, count_tokens, ratio) -> 
         found = attempt(parts, level, 0)
         if found is not None:
             return found
-    # the flow headers alone are over budget: omit the oldest flows that are not user requests
+    # the flow headers alone are over budget: show flows by priority, omit the rest. First the last flow (the
+    # proposed call or the answer), the first and the latest user request, then every other flow newest first
+    # (requests before the rest), so the end of the session and what the user asked survive longest.
     last = _LEVELS[-1]
-    requests = {i for i, f in enumerate(flows) if f.info_type == "request"}
-    others = [i for i in range(len(flows)) if i not in requests]
-    lo, hi, best = 0, len(others), None
-    while lo <= hi:  # the most recent flows kept that still fit
+    n = len(flows)
+    requests = [i for i, f in enumerate(flows) if f.info_type == "request"]
+    order = list(
+        dict.fromkeys([n - 1, *requests[:1], *requests[-1:], *reversed(requests), *range(n - 1, -1, -1)])
+    )
+    lo, hi, best = 1, n, None
+    while lo <= hi:  # the longest prefix of the priority order that still fits
         mid = (lo + hi) // 2
-        shown = requests | set(others[len(others) - mid :])
-        found = attempt(layout("count", shown), last, len(flows) - len(shown))
+        shown = set(order[:mid])
+        found = attempt(layout("count", shown), last, n - len(shown))
         if found is not None:
             best, lo = found, mid + 1
         else:
             hi = mid - 1
-    if best is None:  # even the requests alone are over: keep the last flows only
-        for k in range(len(flows), -1, -1):
-            shown = set(range(len(flows) - k, len(flows)))
-            best = attempt(layout("count", shown), last, len(flows) - len(shown))
-            if best is not None:
-                break
+    if best is None:  # not even the last flow with its tools: the last flow alone, every tool counted
+        best = attempt(layout("count", {n - 1}, tools=False), last, n - 1)
     if best is None:  # a budget too small for any log: a bare note, never more than the budget allows
         best = _fit_chars(
             TRUNCATION_PREFIX + "the log does not fit the length budget.", budget_tokens, count_tokens

@@ -142,9 +142,7 @@ def long_records(per_label, tmp_path_factory, tiny_model_dir) -> list[Trajectory
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
     records = [inflate(traj, tools=60, result_chars=20000) for traj, _ in per_label.values()]
     sizes = [len(tok(render_log(r).text, add_special_tokens=False).input_ids) for r in records]
-    assert min(sizes) > 10_000, (
-        sizes
-    )  # logs of real sessions' size, far past the tiny model's positions
+    assert min(sizes) > 10_000, sizes  # logs of real sessions' size, far past the tiny model's positions
     return records
 
 
@@ -211,3 +209,17 @@ def test_training_on_10k_token_logs_renders_into_max_length_instead_of_aborting(
     )
     run = json.loads((out / "mcip_run.json").read_text())
     assert run["truncated_prompts"]["train"] == 1.0 and run["label_masks"]["train"]["examples"] == len(rows)
+
+
+def test_a_tiny_budget_still_shows_the_end_of_the_log_for_every_label(per_label):
+    """At the CPU recipe's 300 tokens a long session keeps its last flows and the tools they call, never a bare
+    note (a fallback that once made 36 different records, of 11 labels, render the same prompt)."""
+    seen = set()
+    for label, (traj, _) in per_label.items():
+        long = inflate(traj, tools=60)
+        text = render_log(long, 300).text
+        assert approx_tokens(text) <= 300 and "does not fit" not in text, label
+        n = len(derive_flows(long))
+        assert re.search(rf"^{n}\. ", text, re.M), f"{label}: the last flow is not shown"
+        seen.add(text)
+    assert len(seen) == len(per_label)
