@@ -18,20 +18,18 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from data_gen.build import Generator, build
+from data_gen.recipe import load_recipe
 
-from data_gen.build import _WORKER, _init_worker, build, make_record, side_of  # noqa: E402
-from data_gen.recipe import load_recipe  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 
 def one_core(n: int) -> dict:
     """Generate ``n`` train records in this process (catalogue loaded once beforehand, as in a worker)."""
     recipe = load_recipe(REPO / "recipes/data/default.yaml", ["--num_proc", "1"])
-    _init_worker(recipe.to_dict())
-    side = _WORKER["sides"][side_of("train")]
+    gen = Generator.from_recipe(recipe)
     start = time.perf_counter()
-    rows = [make_record(side, recipe, "train", i) for i in range(n)]
+    rows = [gen.record("train", i) for i in range(n)]
     gen = time.perf_counter() - start
     start = time.perf_counter()
     for _ in range(3):

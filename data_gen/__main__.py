@@ -1,8 +1,9 @@
 """`python -m data_gen`: build a dataset from a recipe, or import outside data.
 
 python -m data_gen --config recipes/data/default.yaml [--key value ...]   build (keys override the recipe)
-python -m data_gen import-tools FORMAT IN --out DIR                       mcp | bfcl -> server YAML files
+python -m data_gen import-tools FORMAT IN --out DIR [--plain]             mcp | bfcl -> server YAML files
 python -m data_gen import-conversations FORMAT IN --out FILE.jsonl        glaive | openai | xlam | toolace
+python -m data_gen import-agentdojo --out FILE.jsonl [--per-suite N]      AgentDojo suites, evaluation only
 """
 
 from __future__ import annotations
@@ -39,14 +40,24 @@ def _import(kind: str, argv: list[str]) -> int:
     parser.add_argument("format", choices=sorted(table))
     parser.add_argument("input")
     parser.add_argument("--out", required=True)
-    args = parser.parse_args(argv)
-    module = table[args.format]
     if kind == "tools":
-        servers = module.load_servers(args.input)
+        parser.add_argument(
+            "--plain",
+            action="store_true",
+            help="write the tools as they are (no synthesized intents, results, prerequisites, twins, look-alikes)",
+        )
+    args = parser.parse_args(argv)
+    load = table[args.format]  # the tables map a format to its loader function
+    if kind == "tools":
+        servers = load(args.input)
+        if not args.plain:  # multi-step intents, simulated results, prerequisites, twins, look-alikes
+            from data_gen.importers.synth import synthesize
+
+            servers = synthesize(servers)
         importers.write_servers(servers, args.out)
         print(f"wrote {len(servers)} server file(s) to {args.out}")
     else:
-        n = save_jsonl(module.iter_records(args.input), args.out)
+        n = save_jsonl(load(args.input), args.out)
         print(f"wrote {n} trajectory record(s) to {args.out}")
     return 0
 
@@ -69,7 +80,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         if argv[:1] in (["-h"], ["--help"]):
+            import dataclasses
+
+            from data_gen.recipe import DataRecipe
+
             print(__doc__)
+            keys = " ".join(f"--{f.name}" for f in dataclasses.fields(DataRecipe))
+            print(f"recipe keys (each overrides the recipe file): {keys}")
             return 0
         if argv[:1] == ["import-tools"]:
             from data_gen.importers import ImporterError
@@ -81,6 +98,10 @@ def main(argv: list[str] | None = None) -> int:
 
             errors += (ImporterError,)
             return _import("conversations", argv[1:])
+        if argv[:1] == ["import-agentdojo"]:  # evaluation-only records: never a catalogue or a gold source
+            from data_gen.importers.agentdojo import main as import_agentdojo
+
+            return import_agentdojo(argv[1:])
         return _build(argv)
     except errors as err:
         print(f"error: {err}", file=sys.stderr)

@@ -19,12 +19,12 @@ from typing import Any
 
 from tqdm import tqdm
 
-from data_gen.attacks import TRANSFORMS
 from data_gen.catalogue import Catalogue, IntentSpec, load_catalogue
 from data_gen.edit import Variant, call_sites
-from data_gen.negatives import NEGATIVES, WANTS, WEIGHTS
 from data_gen.recipe import SPLITS, DataRecipe
+from data_gen.registry import ATTACKS, NEGATIVES
 from data_gen.scenarios import SAFE_RATIONALE, benign, generic_intent
+from data_gen.sessions import realise
 from mcip.flows import derive_flows, ends_with_proposed_call
 from mcip.io import atomic_dir, atomic_write
 from mcip.prompt import build_completion, build_prompt
@@ -101,7 +101,7 @@ def _choose_label(weights: dict[str, float], rng: Random) -> str:
     return rng.choices(labels, [weights[lb] for lb in labels])[0]
 
 
-def _base(side: Side, rng: Random, wants, recipe: DataRecipe) -> Variant:
+def _base(side: Side, rng: Random, wants, recipe: DataRecipe, rewriter=None) -> Variant:
     if side.gold and wants is None and rng.random() < recipe.gold_share:
         traj = rng.choice(side.gold)
         return Variant(traj, "true", "gold", rationale=SAFE_RATIONALE)
@@ -112,21 +112,20 @@ def _base(side: Side, rng: Random, wants, recipe: DataRecipe) -> Variant:
         )
     variant = benign(rng.choice(intents), side.cat, rng)
     if recipe.rewrite.enabled and rng.random() < recipe.rewrite.share:  # before any transform: labels never
-        variant.traj = _WORKER["rewriter"].rewrite(variant.traj)  # depend on it
+        variant.traj = rewriter.rewrite(variant.traj)  # depend on it
     return variant
 
 
-def _attempt(label: str, side: Side, recipe: DataRecipe, rng: Random) -> Variant | None:
+def _attempt(label: str, side: Side, recipe: DataRecipe, rng: Random, rewriter=None) -> Variant | None:
     if label == "true":
         if rng.random() >= recipe.hard_negative_share:
-            return _base(side, rng, None, recipe)
+            return _base(side, rng, None, recipe, rewriter)
         kinds = sorted(NEGATIVES)
-        kind = rng.choices(kinds, [WEIGHTS[k] for k in kinds])[0]
-        base = _base(side, rng, WANTS.get(kind), recipe)
-        return NEGATIVES[kind](base.traj, side.cat, rng)
-    module = TRANSFORMS[label]
-    base = _base(side, rng, getattr(module, "wants", None), recipe)
-    return module.apply(base.traj, side.cat, rng)
+        transform = NEGATIVES[rng.choices(kinds, [NEGATIVES[k].weight for k in kinds])[0]]
+    else:
+        transform = ATTACKS[label]
+    base = _base(side, rng, transform.wants, recipe, rewriter)
+    return transform.apply(base.traj, side.cat, rng)
 
 
 def _truncate(variant: Variant, rng: Random) -> Variant:
@@ -193,6 +192,14 @@ def resolve_rationale(text: str, flows: list[Flow], focus: int | None, focus_cal
     return None if missing else out
 
 
+def record_id(traj: Trajectory) -> str:
+    """The id of a record: a digest of its canonical log (tools, messages, label), not of any rendering, so it
+    does not change with a prompt style or budget; equal logs get equal ids, which is how splits are deduplicated."""
+    canonical = traj.model_dump(mode="json", exclude_none=True, include={"tools", "messages", "label"})
+    text = json.dumps(canonical, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return "mcip-" + hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
 def finalize(variant: Variant, recipe: DataRecipe, split: str) -> dict[str, Any]:
     # Re-check (transforms must yield valid records); output schemas were simulator input, not what agents see.
     tools = [t.model_copy(update={"outputSchema": None}) if t.outputSchema else t for t in variant.traj.tools]
@@ -213,9 +220,10 @@ def finalize(variant: Variant, recipe: DataRecipe, split: str) -> dict[str, Any]
     )
     meta = {**traj.meta, "kind": variant.kind, "rationale": rationale, "split": split}
     traj = traj.model_copy(update={"label": variant.label, "flows": flows, "meta": meta})
+    traj = traj.model_copy(update={"id": record_id(traj)})
+    # TRL-ready columns for users who train on the dataset as it is: the data recipe's style and estimated budget.
+    # train.sft never reads them; it renders every recipe's own format from `trajectory`.
     prompt = build_prompt(traj, recipe.prompt_style, recipe.budget_tokens)
-    digest = hashlib.sha1(prompt[1]["content"].encode()).hexdigest()[:16]
-    traj = traj.model_copy(update={"id": f"mcip-{digest}"})
     return {
         "id": traj.id,
         "label": variant.label,
@@ -232,11 +240,12 @@ def finalize(variant: Variant, recipe: DataRecipe, split: str) -> dict[str, Any]
     }
 
 
-def make_record(side: Side, recipe: DataRecipe, split: str, index: int) -> dict[str, Any]:
+def make_record(side: Side, recipe: DataRecipe, split: str, index: int, rewriter=None) -> dict[str, Any]:
+    """Record ``index`` of ``split``; ``rewriter`` (a :class:`data_gen.rewrite.Rewriter`) when rewriting is on."""
     rng = Random(f"{recipe.seed}/{split}/{index}")
     label = _choose_label(recipe.label_weights, rng)
     for _ in range(MAX_TRIES):
-        variant = _attempt(label, side, recipe, rng)
+        variant = _attempt(label, side, recipe, rng, rewriter)
         if variant is not None:
             break
     else:
@@ -244,6 +253,8 @@ def make_record(side: Side, recipe: DataRecipe, split: str, index: int) -> dict[
             f"{split}[{index}]: no applicable scenario for label {label!r} on the {side.name} "
             f"side after {MAX_TRIES} tries; the catalogue lacks what this transform needs"
         )
+    if recipe.sessions:  # the labelled episode becomes one turn of a real-size session
+        variant = realise(variant, side, rng)
     if rng.random() < recipe.proposed_call_share:
         variant = _truncate(variant, rng)
     return finalize(variant, recipe, split)
@@ -251,65 +262,103 @@ def make_record(side: Side, recipe: DataRecipe, split: str, index: int) -> dict[
 
 # -- parallel generation ---------------------------------------------------------------------------------------------
 
-_WORKER: dict[str, Any] = {}
+
+@dataclass
+class Generator:
+    """What making records needs, built once from the recipe: the catalogue (loaded once, and reused for the
+    card), both sides of the split, and the rewriter, passed down explicitly."""
+
+    recipe: DataRecipe
+    catalogue: Catalogue
+    sides: dict[str, Side]
+    rewriter: Any = None  # a data_gen.rewrite.Rewriter when recipe.rewrite.enabled
+
+    @classmethod
+    def from_recipe(cls, recipe: DataRecipe) -> Generator:
+        """Validates catalogue, sides and gold before anything is generated."""
+        rewriter = None
+        if recipe.rewrite.enabled:
+            from data_gen.rewrite import Rewriter
+
+            rw = recipe.rewrite
+            rewriter = Rewriter(rw.api_base, rw.model, rw.api_key_env, rw.cache_dir)
+        catalogue = load_catalogue_for(recipe)
+        return cls(recipe, catalogue, make_sides(catalogue, recipe, load_gold(recipe)), rewriter)
+
+    def record(self, split: str, index: int) -> dict[str, Any]:
+        return make_record(self.sides[side_of(split)], self.recipe, split, index, self.rewriter)
+
+    def chunk(self, job: tuple[str, int, int]) -> list[dict[str, Any]]:
+        split, start, stop = job
+        return [self.record(split, i) for i in range(start, stop)]
 
 
-def _init_worker(recipe_dict: dict[str, Any]) -> None:
-    recipe = DataRecipe(**recipe_dict)
-    _WORKER["recipe"] = recipe
-    if recipe.rewrite.enabled:
-        from data_gen.rewrite import Rewriter
+# A pool worker's generator: Pool.imap can only call a module-level function, so the forked worker keeps the
+# (inherited, not pickled) generator here. Nothing else reads it.
+_WORKER: Generator | None = None
 
-        rw = recipe.rewrite
-        _WORKER["rewriter"] = Rewriter(rw.api_base, rw.model, rw.api_key_env, rw.cache_dir)
-    _WORKER["sides"] = make_sides(load_catalogue_for(recipe), recipe, load_gold(recipe))
+
+def _init_worker(gen: Generator) -> None:
+    global _WORKER
+    _WORKER = gen
 
 
 def _run_chunk(job: tuple[str, int, int]) -> list[dict[str, Any]]:
-    split, start, stop = job
-    sides, recipe = _WORKER["sides"], _WORKER["recipe"]
-    return [make_record(sides[side_of(split)], recipe, split, i) for i in range(start, stop)]
+    assert _WORKER is not None, "_run_chunk runs in a pool worker set up by _init_worker"
+    return _WORKER.chunk(job)
 
 
 def load_catalogue_for(recipe: DataRecipe) -> Catalogue:
     from data_gen.catalogue import SERVERS_DIR
 
+    if not recipe.builtin_servers:
+        if not recipe.catalogues:
+            raise GenerationError("builtin_servers: false needs catalogues (the servers to build from)")
+        return load_catalogue(list(recipe.catalogues))
     return load_catalogue([SERVERS_DIR, *recipe.catalogues])
 
 
 def load_gold(recipe: DataRecipe) -> list[Trajectory]:
+    """Imported conversations used as benign bases. Records marked ``meta.evaluation_only`` (an external
+    benchmark, e.g. AgentDojo) are refused: a benchmark that leaks into training measures nothing."""
     gold = []
     for path in recipe.gold:
-        gold += [
-            t.model_copy(update={"label": None, "meta": {**t.meta, "source": "imported"}})
-            for t in load_jsonl(path)
-        ]
+        for i, t in enumerate(load_jsonl(path), 1):
+            if t.meta.get("evaluation_only"):
+                raise GenerationError(
+                    f"{path}: record {i} (id {t.id}): field meta.evaluation_only: an evaluation-only record "
+                    "(an external benchmark) cannot be training data"
+                )
+            gold.append(t.model_copy(update={"label": None, "meta": {**t.meta, "source": "imported"}}))
     return gold
 
 
-def generate(recipe: DataRecipe, progress: bool = True) -> dict[str, list[dict[str, Any]]]:
-    """All splits, deduplicated across splits by the hash of the rendered log (the record id)."""
-    _init_worker(recipe.to_dict())  # validates catalogue, sides and gold in this process first
+def generate(
+    recipe: DataRecipe, progress: bool = True, gen: Generator | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """All splits, deduplicated across splits by the record id (a digest of the canonical log)."""
+    gen = gen or Generator.from_recipe(recipe)
     jobs = [(s, i, min(i + CHUNK, recipe.size(s))) for s in SPLITS for i in range(0, recipe.size(s), CHUNK)]
     total = sum(recipe.size(s) for s in SPLITS)
     rows: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
     bar = tqdm(total=total, desc=f"generating {recipe.name}", unit="rec", disable=not progress)
     if recipe.num_proc > 1:
-        with mp.get_context("fork").Pool(recipe.num_proc, _init_worker, (recipe.to_dict(),)) as pool:
+        with mp.get_context("fork").Pool(recipe.num_proc, _init_worker, (gen,)) as pool:
             for job, chunk in zip(jobs, pool.imap(_run_chunk, jobs)):
                 rows[job[0]] += chunk
                 bar.update(len(chunk))
     else:
         for job in jobs:
-            chunk = _run_chunk(job)
+            chunk = gen.chunk(job)
             rows[job[0]] += chunk
             bar.update(len(chunk))
     bar.close()
-    return _dedup(rows, recipe)
+    return _dedup(rows, gen)
 
 
-def _dedup(rows: dict[str, list[dict[str, Any]]], recipe: DataRecipe) -> dict[str, list[dict[str, Any]]]:
+def _dedup(rows: dict[str, list[dict[str, Any]]], gen: Generator) -> dict[str, list[dict[str, Any]]]:
     """Drop repeats (within and across splits, in split order) and top up with further indices."""
+    recipe = gen.recipe
     seen: set[str] = set()
     out: dict[str, list[dict[str, Any]]] = {}
     for split in SPLITS:
@@ -321,7 +370,7 @@ def _dedup(rows: dict[str, list[dict[str, Any]]], recipe: DataRecipe) -> dict[st
                     raise GenerationError(
                         f"{split}: too many duplicates; the catalogue is too small for this size"
                     )
-                queue = [_run_extra(split, extra)]
+                queue = [gen.record(split, extra)]
                 extra += 1
             row = queue.pop(0)
             if row["id"] not in seen:
@@ -329,10 +378,6 @@ def _dedup(rows: dict[str, list[dict[str, Any]]], recipe: DataRecipe) -> dict[st
                 kept.append(row)
         out[split] = kept
     return out
-
-
-def _run_extra(split: str, index: int) -> dict[str, Any]:
-    return make_record(_WORKER["sides"][side_of(split)], _WORKER["recipe"], split, index)
 
 
 # -- writing ------------------------------------------------------------------------------------------------------------
@@ -384,9 +429,12 @@ def stats(rows: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
         if not items:
             continue
         tools, servers, intents, phrasings, flows = set(), set(), set(), set(), []
+        listed, turns = [], []
         for r in items:
             traj = json.loads(r["trajectory"])
             flows.append(len(traj.get("flows") or ()))
+            listed.append(len(traj.get("tools") or ()))
+            turns.append(sum(m["role"] == "user" for m in traj["messages"]))
             meta = traj.get("meta", {})
             if meta.get("intent"):
                 intents.add(meta["intent"])
@@ -407,6 +455,10 @@ def stats(rows: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
             "distinct_phrasings": len(phrasings),
             "flows_mean": round(sum(flows) / len(flows), 2),
             "flows_max": max(flows),
+            "tools_listed_median": sorted(listed)[len(listed) // 2],
+            "tools_listed_max": max(listed),
+            "multi_turn_share": round(sum(t > 1 for t in turns) / len(turns), 3),
+            "user_turns_max": max(turns),
         }
     return out
 
@@ -430,5 +482,5 @@ def write(rows: dict[str, list[dict[str, Any]]], recipe: DataRecipe, catalogue: 
 
 
 def build(recipe: DataRecipe, progress: bool = True) -> Path:
-    rows = generate(recipe, progress)
-    return write(rows, recipe, load_catalogue_for(recipe))
+    gen = Generator.from_recipe(recipe)
+    return write(generate(recipe, progress, gen), recipe, gen.catalogue)

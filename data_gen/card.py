@@ -22,6 +22,26 @@ def _size_category(n: int) -> str:
     return "n>1M"
 
 
+SESSIONS_NOTE = """
+**Sessions at real size.** Most labelled episodes sit at a random turn of a longer session (`data_gen/sessions.py`):
+the agent is connected to several servers and sees their whole tool lists (a few to 60+ tools), tools carry
+real-length documentation (usage notes, parameter docs, enums, JSON examples; `data_gen/longform.py`), the other
+turns are benign requests on the same or other servers (some following up on a value an earlier turn used or
+returned), a share of results are long listings or documents, and some calls fail once and are retried. About a
+quarter of records stay short (one request, a handful of tools). The deviating flow can sit at any turn. Shape of
+the default recipe's `test_unseen` beside 70 real MCP servers (LiveMCPBench `tools.json`), SmolLM2 tokens,
+median / p90 / max (`python benchmarks/session_stats.py --data <dataset>`):
+
+| | before sessions | default recipe | real MCP servers |
+|---|---|---|---|
+| tool description tokens | 25 / 38 / 56 | 40 / 161 / 423 | 15 / 142 / 960 |
+| input schema tokens | 45 / 74 / 112 | 53 / 122 / 239 | 75 / 273 / 2,276 |
+| tools listed per record | 5 / 7 / 12 | 21 / 49 / 68 | every tool of every connected server |
+| user turns per record (multi-turn share) | 1 / 1 / 2 (2%) | 1 / 4 / 7 (46%) | several |
+| rendered compact log tokens | 430 / 692 / 1,095 | 2,554 / 5,947 / 11,770 | thousands; over 10,000 is not rare |
+"""
+
+
 def render_card(recipe: DataRecipe, summary: dict, cat: Catalogue) -> str:
     splits = [s for s in SPLITS if s in summary]
     total = sum(summary[s]["n"] for s in splits)
@@ -52,10 +72,14 @@ def render_card(recipe: DataRecipe, summary: dict, cat: Catalogue) -> str:
         "proposed_call",
         "flows_mean",
         "flows_max",
+        "tools_listed_median",
+        "tools_listed_max",
+        "multi_turn_share",
+        "user_turns_max",
     )
     diversity = ["| figure | " + " | ".join(splits) + " |", "|---|" + "---|" * len(splits)]
     diversity += [
-        f"| {k.replace('_', ' ')} | " + " | ".join(str(summary[s][k]) for s in splits) + " |"
+        f"| {k.replace('_', ' ')} | " + " | ".join(str(summary[s].get(k, "-")) for s in splits) + " |"
         for k in diversity_keys
     ]
     kinds = sorted({k for s in splits for k in summary[s]["kinds"]})
@@ -113,13 +137,15 @@ look-alike or admin tool that is not used, a legitimate repeat or prerequisite, 
 
 ## How it was made
 
-`python -m data_gen --config <recipe>` with seed {recipe.seed}: a built-in catalogue of {len(regular)} MCP servers
+`python -m data_gen --config <recipe>` with seed {recipe.seed}: {"a built-in" if recipe.builtin_servers else "an imported"} catalogue of {len(regular)} MCP servers
 ({len(cat.servers) - len(regular)} more are look-alike "shadow" servers), {len(cat.tools)} tools and
 {len(cat.intents)} user intents; each benign scenario samples slot values, plans 1-4 calls whose results feed later
 calls, simulates schema-conformant results and writes the answer. One transform per risk label edits a benign
 log into its unsafe variant (and names the deviating flow in the rationale); hard negatives make safe variants
 with the same surface. {int(recipe.proposed_call_share * 100)}% of logs end at the call under review, as when a
-guard checks each call before it runs. Recipe:
+guard checks each call before it runs.
+{SESSIONS_NOTE if recipe.sessions else ""}
+Recipe:
 
 ```yaml
 {yaml.safe_dump(recipe.to_dict(), sort_keys=True).strip()}

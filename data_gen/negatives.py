@@ -1,21 +1,17 @@
 """Hard negatives: safe trajectories (label ``true``) that share the surface of an attack but not its behaviour.
 
 Without them a model learns shortcuts: "more calls = unsafe", "an admin tool in the list = unsafe", "injected
-text = unsafe". Each negative uses the same building blocks and phrase pools as the attack it mirrors.
+text = unsafe". Each negative uses the same building blocks (``data_gen.surfaces``) and phrase pools as the
+attack it mirrors, and is registered with ``@negative`` in ``data_gen.registry``. The surfaces of identity claims
+and injected text recur across several attacks, so their safe twins get a higher draw ``weight``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from random import Random
 
 from data_gen import phrases
-from data_gen.attacks import causal_dependency_injection as causal
-from data_gen.attacks._common import exfil_arguments, unrelated_tool
-from data_gen.attacks.function_overlapping import pick_lookalike
-from data_gen.attacks.identity_injection import admin_tool, place_claim
-from data_gen.attacks.wrong_parameter import perturb, sample_hint
-from data_gen.catalogue import Catalogue, IntentSpec
+from data_gen.catalogue import Catalogue
 from data_gen.edit import (
     Variant,
     arguments_for,
@@ -33,7 +29,18 @@ from data_gen.edit import (
     user_text,
     with_tools,
 )
+from data_gen.registry import negative
 from data_gen.shadows import make_admin_twin
+from data_gen.surfaces import (
+    admin_tool,
+    exfil_arguments,
+    perturb,
+    pick_lookalike,
+    place_claim,
+    prerequisite_before,
+    sample_hint,
+    unrelated_tool,
+)
 from data_gen.template import to_text
 from mcip.record import Tool, Trajectory
 
@@ -56,7 +63,6 @@ ADMIN_VERIFIER = Tool(
         },
     },
 )
-Negative = Callable[[Trajectory, Catalogue, Random], "Variant | None"]
 
 
 def _safe(
@@ -73,6 +79,7 @@ def _done(traj: Trajectory, tool: str, rng: Random, p: float = 0.5) -> Trajector
     return set_content(traj, fa, traj.messages[fa].content + rng.choice(phrases.DONE_NOTES).format(tool=tool))
 
 
+@negative(weight=2.0)
 def ignored_injection(traj: Trajectory, cat: Catalogue, rng: Random) -> Variant | None:
     """An instruction planted in a result or a tool description that the agent does not act on."""
     sites = [s for s in single_call_sites(traj) if s.result is not None and s.tool is not None]
@@ -108,6 +115,7 @@ def ignored_injection(traj: Trajectory, cat: Catalogue, rng: Random) -> Variant 
     )
 
 
+@negative()
 def lookalike_listed(traj: Trajectory, cat: Catalogue, rng: Random) -> Variant | None:
     """A look-alike of a called tool is listed, but the call goes to the real one."""
     sites = [s for s in call_sites(traj) if s.tool is not None]
@@ -124,6 +132,7 @@ def lookalike_listed(traj: Trajectory, cat: Catalogue, rng: Random) -> Variant |
     )
 
 
+@negative()
 def twin_listed(traj: Trajectory, cat: Catalogue, rng: Random) -> Variant | None:
     """An admin tool that could do the job is listed, but the least-privilege tool is used."""
     sites = [s for s in call_sites(traj) if s.tool is not None and s.tool.privilege != "admin"]
@@ -142,6 +151,7 @@ def twin_listed(traj: Trajectory, cat: Catalogue, rng: Random) -> Variant | None
     )
 
 
+@negative()
 def repeated_different_args(traj: Trajectory, cat: Catalogue, rng: Random) -> Variant | None:
     """The user asks for the same action twice with different values; the agent calls the tool twice."""
     said = user_text(traj)
@@ -179,6 +189,7 @@ def repeated_different_args(traj: Trajectory, cat: Catalogue, rng: Random) -> Va
     )
 
 
+@negative(weight=1.5)
 def retry_after_error(traj: Trajectory, cat: Catalogue, rng: Random) -> Variant | None:
     """The first attempt fails with an error; the agent retries the same call once and it succeeds."""
     sites = [s for s in single_call_sites(traj) if s.tool is not None and s.result is not None]
@@ -199,6 +210,7 @@ def retry_after_error(traj: Trajectory, cat: Catalogue, rng: Random) -> Variant 
     )
 
 
+@negative()
 def requested_prerequisite(traj: Trajectory, cat: Catalogue, rng: Random) -> Variant | None:
     """The user explicitly asks for an extra step first; the agent runs it before the main call."""
     sites = [s for s in single_call_sites(traj) if s.tool is not None]
@@ -235,6 +247,7 @@ def requested_prerequisite(traj: Trajectory, cat: Catalogue, rng: Random) -> Var
     )
 
 
+@negative(wants=prerequisite_before)
 def correct_order(traj: Trajectory, cat: Catalogue, rng: Random) -> Variant | None:
     """A log whose dependent calls run in the right order (the twin of Causal Dependency Injection)."""
     sites = single_call_sites(traj)
@@ -252,6 +265,7 @@ def correct_order(traj: Trajectory, cat: Catalogue, rng: Random) -> Variant | No
     return None
 
 
+@negative(weight=2.5)
 def verified_identity(traj: Trajectory, cat: Catalogue, rng: Random) -> Variant | None:
     """An identity claim is checked with a verification call that succeeds before the privileged call."""
     picked = admin_tool(traj, cat, rng)
@@ -282,6 +296,7 @@ def verified_identity(traj: Trajectory, cat: Catalogue, rng: Random) -> Variant 
     )
 
 
+@negative(weight=2.5)
 def declined_admin(traj: Trajectory, cat: Catalogue, rng: Random) -> Variant | None:
     """An unverified identity claim asks for a privileged call; the agent declines."""
     picked = admin_tool(traj, cat, rng)
@@ -301,6 +316,7 @@ def declined_admin(traj: Trajectory, cat: Catalogue, rng: Random) -> Variant | N
     )
 
 
+@negative(weight=1.5)
 def benign_claim(traj: Trajectory, cat: Catalogue, rng: Random) -> Variant | None:
     """A privileged identity is claimed, but only what any user may do runs; nothing privileged follows."""
     sites = call_sites(traj)
@@ -317,6 +333,7 @@ def benign_claim(traj: Trajectory, cat: Catalogue, rng: Random) -> Variant | Non
     )
 
 
+@negative()
 def quoted_result(traj: Trajectory, cat: Catalogue, rng: Random) -> Variant | None:
     """The answer quotes a tool's returned data verbatim (the honest twin of Data Injection's fake quotes)."""
     fa = final_answer_index(traj)
@@ -335,34 +352,3 @@ def quoted_result(traj: Trajectory, cat: Catalogue, rng: Random) -> Variant | No
         f"The answer quotes the data that flow {{result:{site.call.id}}} "
         "returned; nothing in it comes from outside the log.",
     )
-
-
-NEGATIVES: dict[str, Negative] = {
-    "ignored_injection": ignored_injection,
-    "lookalike_listed": lookalike_listed,
-    "twin_listed": twin_listed,
-    "repeated_different_args": repeated_different_args,
-    "retry_after_error": retry_after_error,
-    "requested_prerequisite": requested_prerequisite,
-    "correct_order": correct_order,
-    "verified_identity": verified_identity,
-    "declined_admin": declined_admin,
-    "benign_claim": benign_claim,
-    "quoted_result": quoted_result,
-}
-# How often each kind is drawn: the surfaces of identity claims and injected text recur across several attacks,
-# so their safe twins are drawn more often.
-WEIGHTS: dict[str, float] = {
-    "ignored_injection": 2.0,
-    "lookalike_listed": 1.0,
-    "twin_listed": 1.0,
-    "repeated_different_args": 1.0,
-    "retry_after_error": 1.5,
-    "requested_prerequisite": 1.0,
-    "correct_order": 1.0,
-    "verified_identity": 2.5,
-    "declined_admin": 2.5,
-    "benign_claim": 1.5,
-    "quoted_result": 1.0,
-}
-WANTS: dict[str, Callable[[IntentSpec, Catalogue], bool]] = {"correct_order": causal.wants}

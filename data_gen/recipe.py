@@ -56,6 +56,8 @@ class DataRecipe:
     proposed_call_share: float = 0.25  # logs cut right after the call under review (guard-before-call)
     holdout_servers: list[str] = field(default_factory=list)  # test_unseen only; never in the other splits
     catalogues: list[str] = field(default_factory=list)  # extra server YAML folders/files (e.g. imported)
+    builtin_servers: bool = True  # false: build from ``catalogues`` alone (e.g. your own imported servers)
+    sessions: bool = True  # real-size sessions: servers, whole tool lists, several turns, long results
     gold: list[str] = field(default_factory=list)  # JSONL trajectory files used as benign bases (train side)
     gold_share: float = 0.0
     prompt_style: str = "full"
@@ -72,6 +74,12 @@ class DataRecipe:
                 "rewrite.enabled needs rewrite.model (an endpoint's model name or a local model path)"
             )
         return self
+
+    @field_validator("catalogues", "gold", mode="before")
+    @classmethod
+    def _one_path(cls, value: Any) -> Any:
+        """``--catalogues servers/`` names one folder: no need to type ``[servers/]``."""
+        return [value] if isinstance(value, (str, os.PathLike)) else value
 
     @field_validator("label_weights")
     @classmethod

@@ -1054,91 +1054,95 @@ SAMPLERS: dict[str, Callable[[Random], Any]] = {
     ),
 }
 
-# Property-name hints for schemas without an x-sample (imported tools): first match wins.
+# Property-name hints for schemas without an x-sample (imported tools). A hint matches whole words of the
+# property name (snake_case, camelCase, kebab-case and dotted names are split into lower-case words; a plural
+# "s"/"es" is allowed), so `timezone` is no `time` and `stage` no `tag`; `^`/`$` anchor to the first/last
+# word. First match wins: specific words come before generic ones (`ip address` before `address`,
+# `tracking number` before `number`).
 _HINTS: tuple[tuple[str, str], ...] = (
-    (r"e_?mail|recipient|^to$|^cc$|sender", "email"),
-    (r"phone|mobile", "phone"),
+    (r"e ?mail|recipient|^to$|^cc$|^bcc$|sender", "email"),
+    (r"phone|mobile|telephone|phone ?number", "phone"),
     (r"patient", "patient_id"),
     (r"employee", "employee_id"),
-    (r"customer|client_id", "customer_id"),
+    (r"customer|client ?id", "customer_id"),
     (r"account", "account_id"),
-    (r"user_?id|userid", "user_id"),
-    (r"user_?name|login|handle", "username"),
+    (r"user ?id", "user_id"),
+    (r"user ?name|login|handle", "username"),
     (r"order", "order_id"),
-    (r"ticket|issue_?id", "ticket_id"),
+    (r"ticket|issue ?id", "ticket_id"),
     (r"invoice", "invoice_id"),
-    (r"transaction|txn|payment_id", "transaction_id"),
-    (r"event_?id", "event_id"),
-    (r"session", "session_id"),
-    (r"otp|verification_?code|pin$|2fa|mfa", "otp"),
-    (r"token|api_?key|secret", "token"),
-    (r"_id$|^id$|uuid", "uuid"),
-    (r"(^|_)(path|file)", "file_path"),
-    (r"dir|folder", "dir_path"),
-    (r"url|link|endpoint|website", "url"),
-    (r"repo", "repo"),
+    (r"transaction|txn|payment ?id", "transaction_id"),
+    (r"event ?id", "event_id"),
+    (r"session ?id|session", "session_id"),
+    (r"otp|verification ?code|pin|2fa|mfa", "otp"),
+    (r"(?:csrf|access|auth|refresh|bearer)? ?token|api ?key|secret", "token"),
+    (r"id$|uuid|guid", "uuid"),
+    (r"path|file|file ?path|file ?name", "file_path"),
+    (r"dir|directory|folder|dir ?name", "dir_path"),
+    (r"url|uri|link|endpoint|website", "url"),
+    (r"repo|repository|repositories", "repo"),
     (r"branch", "branch"),
     (r"sha|commit", "commit_sha"),
-    (r"host", "hostname"),
+    (r"host|host ?name", "hostname"),
     (r"service", "service_name"),
     (r"command|cmd", "shell_command"),
     (r"version", "version"),
     (r"port", "port"),
     (r"table", "table_name"),
-    (r"sql|query_string", "sql_select"),
+    (r"sql|query ?string", "sql_select"),
     (r"bucket", "bucket"),
     (r"key$", "object_key"),
     (r"subject|title|summary", "subject_line"),
     (r"body|text|content|message|comment|note|description", "message_text"),
     (r"channel", "channel"),
     (r"query|search|keyword|term", "search_query"),
-    (r"first_?name", "first_name"),
-    (r"last_?name|surname", "last_name"),
-    (r"name|author|owner|assignee", "person"),
+    (r"first ?name|given ?name", "first_name"),
+    (r"last ?name|surname|family ?name", "last_name"),
+    (r"name|(?:full|middle|nick|display) ?name|author|owner|assignee", "person"),
     (r"company|organi[sz]ation|employer", "company"),
     (r"department|team", "department"),
-    (r"city|location|place|destination|origin", "city"),
-    (r"country", "country"),
+    (r"iata|airport", "airport"),
+    (r"city|cities|location|place|destination|origin", "city"),
+    (r"country|countries", "country"),
+    (r"^ip$|ip ?addr(?:ess)?", "ip_address"),
     (r"address", "address"),
-    (r"datetime|timestamp", "datetime"),
-    (r"date|day|deadline|due", "date"),
+    (r"date ?time|time ?stamp", "datetime"),
+    (r"date|day|deadline|due|birth ?date|birthday", "date"),
+    (r"time ?zone|tz", "timezone"),
     (r"time", "time"),
-    (r"duration|minutes", "duration_minutes"),
-    (r"timezone|tz", "timezone"),
-    (r"lat", "latitude"),
-    (r"lon|lng", "longitude"),
+    (r"duration|minutes|mins", "duration_minutes"),
+    (r"lat|latitude", "latitude"),
+    (r"lon|lng|longitude", "longitude"),
     (r"currency", "currency"),
     (r"amount|total|balance|cost|fee", "amount"),
     (r"price", "price"),
     (r"quantity|qty", "quantity"),
-    (r"percent|rate", "percentage"),
+    (r"percent|percentage|rate", "percentage"),
     (r"product|item", "product"),
     (r"sku", "sku"),
     (r"weight", "weight_kg"),
     (r"height", "height_m"),
-    (r"temp", "temperature_c"),
+    (r"temp|temperature", "temperature_c"),
     (r"humidity", "humidity"),
     (r"condition|weather", "weather_condition"),
-    (r"medication|drug", "medication"),
+    (r"medication|drug|medicine", "medication"),
     (r"room", "room"),
     (r"device", "device"),
     (r"status|state", "status"),
-    (r"lang", "language"),
-    (r"tag|label|category", "tag"),
-    (r"count|limit|num|size|max|top_?k|page", "small_int"),
+    (r"lang|language", "language"),
+    (r"tag|label|category|categories", "tag"),
+    (r"tracking|tracking ?number", "tracking_number"),
+    (r"count|limit|num|number|size|max|top ?k|page|page ?size", "small_int"),
     # catalogue additions: only reached by property names that no earlier hint matches
     (r"namespace|^ns$", "namespace"),
     (r"replica", "replicas"),
     (r"image", "container_image"),
     (r"region|zone", "cloud_region"),
-    (r"^ip$|ip_?addr", "ip_address"),
     (r"role", "role"),
     (r"group", "group_name"),
     (r"permission|scope", "permission"),
-    (r"iata", "airport"),
     (r"hotel", "hotel"),
     (r"carrier", "carrier"),
-    (r"tracking", "tracking_number"),
     (r"playlist", "playlist"),
     (r"artist", "artist"),
     (r"song|track", "song"),
@@ -1149,16 +1153,17 @@ _HINTS: tuple[tuple[str, str], ...] = (
     (r"selector", "css_selector"),
     (r"scene", "scene"),
     (r"brightness", "brightness"),
-    (r"allerg", "allergy"),
+    (r"allergy|allergies|allergen", "allergy"),
     (r"dose|dosage", "dose"),
     (r"stage", "deal_stage"),
     (r"password|passphrase", "password"),
-    (r"env", "environment"),
+    (r"env|environment", "environment"),
     (r"pipeline|workflow", "pipeline"),
     (r"metric", "metric"),
-    (r"freq", "frequency"),
+    (r"freq|frequency", "frequency"),
 )
-_HINTS_RX = tuple((re.compile(rx, re.IGNORECASE), name) for rx, name in _HINTS)
+# A hint's words must start and end on word boundaries of the space-joined name; "s"/"es" may follow.
+_HINTS_RX = tuple((re.compile(rf"(?:^|(?<= ))(?:{rx})(?:e?s)?(?= |$)"), name) for rx, name in _HINTS)
 
 
 def sample(name: str, rng: Random) -> Any:
@@ -1168,9 +1173,18 @@ def sample(name: str, rng: Random) -> Any:
         raise KeyError(f"unknown sampler {name!r}; known: {', '.join(sorted(SAMPLERS))}") from None
 
 
+def words(prop: str) -> str:
+    """The property name as space-separated lower-case words: ``ipAddress``, ``ip_address``, ``IP-Address`` ->
+    ``ip address``; ``HTTPServer`` -> ``http server``; ``file1Path`` -> ``file 1 path``."""
+    split = re.sub(r"([A-Za-z])([0-9])", r"\1 \2", prop)
+    split = re.sub(r"([a-z0-9])([A-Z])|([A-Z])([A-Z][a-z])", r"\1\3 \2\4", split)
+    return " ".join(w for w in re.split(r"[^a-z0-9]+", split.lower()) if w)
+
+
 def guess(prop: str) -> str | None:
-    """A sampler name for a property name, or None."""
+    """A sampler name for a property name, or None; hints match whole words (see ``_HINTS``)."""
+    text = words(prop)
     for rx, name in _HINTS_RX:
-        if rx.search(prop):
+        if rx.search(text):
             return name
     return None

@@ -96,9 +96,13 @@ def _user_args(step: StepSpec, slots: dict[str, Any]) -> list[str]:
     return [k for k, v in step.args.items() if (refs := references(v)) and refs <= set(slots)]
 
 
-def benign(intent: IntentSpec, cat: Catalogue, rng: Random) -> Variant:
-    """A benign trajectory for ``intent``: user request, the planned calls with simulated results, the answer."""
+def benign(intent: IntentSpec, cat: Catalogue, rng: Random, given: dict[str, Any] | None = None) -> Variant:
+    """A benign trajectory for ``intent``: user request, the planned calls with simulated results, the answer.
+
+    ``given`` slot values replace sampled ones (a follow-up turn about the same thing as an earlier one).
+    """
     slots = sample_slots(intent, rng)
+    slots.update({k: v for k, v in (given or {}).items() if k in slots})
     specs = [cat.resolve(step.call, intent.server) for step in intent.steps]
     tools = context_tools(cat, specs, rng)
     qualified = rng.random() < P_QUALIFIED

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import filecmp
 import json
 import subprocess
 import sys
@@ -15,7 +14,7 @@ import yaml
 from data_gen.build import GenerationError, build, make_sides
 from data_gen.catalogue import builtin_catalogue
 from data_gen.recipe import RecipeError, load_recipe
-from mcip.flows import ends_with_proposed_call
+from mcip.flows import ends_with_proposed_call, flags
 from mcip.record import load_jsonl
 from mcip.taxonomy import LABEL_STRINGS
 from mcip.verdict import parse_verdict
@@ -105,7 +104,7 @@ def test_every_record_is_valid_rendered_and_consistent(built):
         proposed = 0
         for traj, row in zip(records, rows):
             assert traj.id == row["id"] and traj.label == row["label"]
-            assert traj.flags() == [], (traj.id, [str(f) for f in traj.flags()])
+            assert flags(traj) == [], (traj.id, [str(f) for f in flags(traj)])
             assert "{" not in row["rationale"].split("'")[0] or "{flow" not in row["rationale"]
             verdict = parse_verdict(row["completion"][0]["content"])
             assert verdict.ok and verdict.label == row["label"]
@@ -115,11 +114,26 @@ def test_every_record_is_valid_rendered_and_consistent(built):
         assert 0.12 < proposed / len(records) < 0.35
 
 
+def _files(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_same_seed_gives_the_same_bytes_fast(tmp_path):
+    """The quick loop's determinism check (two workers, rebuilt in place); the full-size one is slow."""
+    small = ["--train_size", "40", "--validation_size", "0", "--test_size", "0", "--test_unseen_size", "20"]
+    out = tmp_path / "small"
+    build(_recipe(out, *small), progress=False)
+    before = _files(out)
+    build(_recipe(out, *small), progress=False)
+    assert _files(out) == before and any(name.startswith("jsonl/") for name in before)
+
+
+@pytest.mark.slow  # two more builds of the 1030-record dataset
 def test_same_seed_gives_byte_identical_output(built, tmp_path):
     again = tmp_path / "ds"
+    before = _files(built)
     build(_recipe(built), progress=False)  # rebuild in place: atomic replace of the same path
-    cmp = filecmp.dircmp(built, built)
-    assert not cmp.diff_files
+    assert _files(built) == before
     build(_recipe(again), progress=False)
     for path in sorted(p for p in built.rglob("*") if p.is_file()):
         other = again / path.relative_to(built)

@@ -21,13 +21,14 @@ from data_gen.importers import (
 from data_gen.importers.access import infer_access
 from data_gen.importers.schema import input_schema, parse_type
 from data_gen.importers.servers import pad_description, server_name, tool_name
-from mcip.flows import ends_with_proposed_call
+from mcip.flows import ends_with_proposed_call, flags
 from mcip.prompt import build_prompt
 from mcip.record import parse_record
 
 FIXTURES = Path(__file__).parent / "fixtures" / "importers"
-LIVEMCP = Path("/work/shared/data/livemcp-tools/tools.json")
-BFCL_REAL = Path("/work/shared/data/bfcl-functions/bfcl_v4_unique_functions.jsonl")
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"  # beside a CI checkout; not on a clone
+LIVEMCP = SHARED_DATA / "livemcp-tools" / "tools.json"
+BFCL_REAL = SHARED_DATA / "bfcl-functions" / "bfcl_v4_unique_functions.jsonl"
 CONVERSATION_FIXTURES = {
     "glaive": "glaive.jsonl",
     "openai": "openai.jsonl",
@@ -71,7 +72,7 @@ def test_every_import_validates_renders_and_reads_as_a_clean_log(fmt):
     assert trajs
     for i, traj in enumerate(trajs):
         assert parse_record(json.loads(traj.to_json())).to_json() == traj.to_json()
-        assert traj.flags() == [], traj.flags()
+        assert flags(traj) == [], flags(traj)
         prompt = build_prompt(traj)
         assert [m["role"] for m in prompt] == ["system", "user"]
         assert traj.meta["source"] == fmt and traj.meta["index"] == i
@@ -761,25 +762,42 @@ def test_names_and_descriptions_the_catalogue_accepts():
     assert pad_description("x", "  A long enough description.  ") == "A long enough description."
 
 
-# -- the real captures (present on the build machine only) --------------------------------------------------
+# -- whole captures: the small fixtures everywhere, the real files where ../shared/data has them -------------
 
 
-@pytest.mark.skipif(
-    not LIVEMCP.is_file(), reason=f"{LIVEMCP} is absent (a copy of LiveMCPBench's tools.json)"
+def _shared(path: Path, counts: tuple[int, int], what: str):
+    return pytest.param(
+        path,
+        *counts,
+        id="shared",
+        marks=[pytest.mark.slow, pytest.mark.skipif(not path.is_file(), reason=f"{path} is absent ({what})")],
+    )
+
+
+@pytest.mark.parametrize(
+    "path, n_servers, n_tools",
+    [
+        pytest.param(FIXTURES / "livemcp_tools.json", 2, 4, id="fixture"),
+        _shared(LIVEMCP, (70, 527), "a copy of LiveMCPBench's tools.json"),
+    ],
 )
-def test_real_livemcp_tools_import_and_load(tmp_path):
-    servers = mcp_tools.load_servers(LIVEMCP)
-    assert len(servers) == 70 and sum(len(s.tools) for s in servers) == 527
+def test_livemcp_tools_import_and_load(path, n_servers, n_tools, tmp_path):
+    servers = mcp_tools.load_servers(path)
+    assert len(servers) == n_servers and sum(len(s.tools) for s in servers) == n_tools
     write_servers(servers, tmp_path)
     cat = load_catalogue([tmp_path])
-    assert len(cat.servers) == 70 and len(cat.tools) == 527
+    assert len(cat.servers) == n_servers and len(cat.tools) == n_tools
 
 
-@pytest.mark.skipif(
-    not BFCL_REAL.is_file(), reason=f"{BFCL_REAL} is absent (BFCL v4's unique function schemas)"
+@pytest.mark.parametrize(
+    "path, n_tools",
+    [
+        pytest.param(FIXTURES / "bfcl.jsonl", 10, id="fixture"),
+        _shared(BFCL_REAL, (3420,), "BFCL v4's unique function schemas"),
+    ],
 )
-def test_real_bfcl_functions_all_import_into_valid_schemas():
-    servers = bfcl.load_servers(BFCL_REAL)  # each schema passes Draft202012Validator.check_schema on the way
-    assert sum(len(s.tools) for s in servers) == 3420
+def test_bfcl_functions_all_import_into_valid_schemas(path, n_tools):
+    servers = bfcl.load_servers(path)  # each schema passes Draft202012Validator.check_schema on the way
+    assert sum(len(s.tools) for s in servers) == n_tools
     assert all(len(s.tools) <= bfcl.MAX_TOOLS for s in servers)
     assert all(t.inputSchema["type"] == "object" for s in servers for t in s.tools)

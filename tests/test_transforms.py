@@ -13,10 +13,9 @@ from random import Random
 import pytest
 
 from data_gen import phrases
-from data_gen.attacks import TRANSFORMS
 from data_gen.catalogue import builtin_catalogue
 from data_gen.edit import call_sites, final_answer_index, mentions, scalar_values, user_text
-from data_gen.negatives import NEGATIVES, WANTS
+from data_gen.registry import ATTACKS, NEGATIVES, negative
 from data_gen.scenarios import benign
 from mcip.record import Trajectory
 from mcip.taxonomy import LABELS
@@ -264,19 +263,37 @@ PROPERTIES = {
 
 
 def test_one_transform_per_risk_label():
-    assert set(TRANSFORMS) == {lb.string for lb in LABELS if lb.unsafe} == set(PROPERTIES)
+    assert set(ATTACKS) == {lb.string for lb in LABELS if lb.unsafe} == set(PROPERTIES)
+    assert all(t.name == t.label == label for label, t in ATTACKS.items())
+
+
+def test_one_registry_holds_the_hard_negatives_with_their_weights():
+    assert {t.label for t in NEGATIVES.values()} == {"true"}
+    assert all(t.weight > 0 and t.name == kind and t.apply.__name__ == kind for kind, t in NEGATIVES.items())
+    assert NEGATIVES["verified_identity"].weight == 2.5 and NEGATIVES["quoted_result"].weight == 1.0
+    # correct_order mirrors Causal Dependency Injection: both steer to the same intents
+    assert NEGATIVES["correct_order"].wants is ATTACKS["causal_dependency_injection"].wants is not None
+    with pytest.raises(TypeError, match="'quoted_result' is registered twice"):
+        negative()(NEGATIVES["quoted_result"].apply)
+
+
+def test_negatives_borrow_surfaces_from_a_public_module_not_from_attacks():
+    from pathlib import Path
+
+    source = (Path(__file__).resolve().parents[1] / "data_gen" / "negatives.py").read_text()
+    assert "data_gen.attacks" not in source and "_common" not in source
 
 
 def _pairs(label, n=40, seed=0):
-    module = TRANSFORMS[label]
-    wants = getattr(module, "wants", None)
+    transform = ATTACKS[label]
+    wants = transform.wants
     intents = [i for i in CAT.intents if wants is None or wants(i, CAT)]
     rng = Random(f"{seed}/{label}")
     out = []
     for _ in range(n * 3):
         base = benign(rng.choice(intents), CAT, rng).traj
         before = base.model_dump_json()
-        variant = module.apply(base, CAT, rng)
+        variant = transform.apply(base, CAT, rng)
         assert base.model_dump_json() == before, "a transform must not mutate its input"
         if variant is not None:
             out.append((base, variant))
@@ -300,13 +317,13 @@ def test_defining_property_holds_and_benign_twin_lacks_it(label):
 
 @pytest.mark.parametrize("kind", sorted(NEGATIVES))
 def test_hard_negatives_are_safe_and_lack_every_risk_property(kind):
-    wants = WANTS.get(kind)
+    wants = NEGATIVES[kind].wants
     intents = [i for i in CAT.intents if wants is None or wants(i, CAT)]
     rng = Random(f"neg/{kind}")
     made = 0
     for _ in range(120):
         base = benign(rng.choice(intents), CAT, rng).traj
-        variant = NEGATIVES[kind](base, CAT, rng)
+        variant = NEGATIVES[kind].apply(base, CAT, rng)
         if variant is None:
             continue
         made += 1
@@ -330,17 +347,17 @@ def test_negatives_share_the_surface_of_their_attacks():
     texts = {"ignored_injection": False, "lookalike_listed": False, "twin_listed": False}
     for _ in range(60):
         base = benign(rng.choice(intents), CAT, rng).traj
-        v = NEGATIVES["ignored_injection"](base, CAT, rng)
+        v = NEGATIVES["ignored_injection"].apply(base, CAT, rng)
         if v and any(
             t.split("{")[0][:12] in (m.content or "")
             for m in v.traj.messages
             for t in phrases.INJECTION_TEMPLATES
         ):
             texts["ignored_injection"] = True
-        v = NEGATIVES["lookalike_listed"](base, CAT, rng)
+        v = NEGATIVES["lookalike_listed"].apply(base, CAT, rng)
         if v and len(v.traj.tools) > len(base.tools):
             texts["lookalike_listed"] = True
-        v = NEGATIVES["twin_listed"](base, CAT, rng)
+        v = NEGATIVES["twin_listed"].apply(base, CAT, rng)
         if v and any(t.privilege == "admin" for t in v.traj.tools):
             texts["twin_listed"] = True
     assert all(texts.values()), texts

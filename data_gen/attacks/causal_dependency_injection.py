@@ -6,21 +6,15 @@ from __future__ import annotations
 
 from random import Random
 
-from data_gen.catalogue import Catalogue, IntentSpec
+from data_gen.catalogue import Catalogue
 from data_gen.edit import Variant, single_call_sites, spec_for, splice
+from data_gen.surfaces import prerequisite_before
 from mcip.record import Trajectory
 
 LABEL = "causal_dependency_injection"
 
 
-def wants(intent: IntentSpec, cat: Catalogue) -> bool:
-    """The intent runs a tool and, earlier, a tool it requires."""
-    specs = [cat.resolve(s.call, intent.server) for s in intent.steps]
-    return any(
-        a.qualified in {p.qualified for p in cat.prerequisites(b)}
-        for i, b in enumerate(specs)
-        for a in specs[:i]
-    )
+wants = prerequisite_before  # steers the generator to intents with a prerequisite
 
 
 def apply(traj: Trajectory, cat: Catalogue, rng: Random) -> Variant | None:

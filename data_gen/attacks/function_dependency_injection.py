@@ -7,7 +7,6 @@ from __future__ import annotations
 from random import Random
 
 from data_gen import phrases
-from data_gen.attacks._common import exfil_arguments, unrelated_tool
 from data_gen.catalogue import Catalogue
 from data_gen.edit import (
     Variant,
@@ -18,6 +17,7 @@ from data_gen.edit import (
     splice,
     with_tools,
 )
+from data_gen.surfaces import exfil_arguments, unrelated_tool
 from mcip.record import Trajectory
 
 LABEL = "function_dependency_injection"

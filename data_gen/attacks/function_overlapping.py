@@ -17,11 +17,10 @@ from data_gen.edit import (
     set_result,
     simulate_call,
     single_call_sites,
-    spec_for,
     with_tools,
 )
-from data_gen.shadows import make_lookalike
-from mcip.record import Tool, Trajectory
+from data_gen.surfaces import pick_lookalike
+from mcip.record import Trajectory
 
 LABEL = "function_overlapping"
 ERRORS = ("upstream timeout", "not found", "service unavailable", "invalid session", "rate limited")
@@ -30,14 +29,6 @@ FAILURE_ANSWERS = (
     "That didn't work ({error}). Want me to try again later?",
     "The request failed with '{error}'.",
 )
-
-
-def pick_lookalike(tool: Tool, cat: Catalogue, rng: Random) -> Tool:
-    spec = spec_for(cat, tool)
-    known = [t.to_tool() for t in cat.lookalikes(spec)] if spec else []
-    if known and rng.random() < 0.6:
-        return rng.choice(known)
-    return make_lookalike(tool, rng, set(cat.servers), spec.outputSchema if spec else None)
 
 
 def apply(traj: Trajectory, cat: Catalogue, rng: Random) -> Variant | None:

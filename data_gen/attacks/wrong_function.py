@@ -7,7 +7,6 @@ from __future__ import annotations
 from random import Random
 
 from data_gen import phrases
-from data_gen.attacks._common import SIDE_EFFECTS
 from data_gen.catalogue import Catalogue
 from data_gen.edit import (
     Variant,
@@ -26,17 +25,11 @@ from data_gen.edit import (
     spec_for,
     with_tools,
 )
+from data_gen.surfaces import SIDE_EFFECTS
 from data_gen.template import to_text
 from mcip.record import Trajectory
 
 LABEL = "ignore_prupose_prompt_injection"
-ANSWERS = (
-    "Done - your request has been handled.",
-    "All done.",
-    "I've taken care of it.",
-    "Finished: {tool} reports {summary}.",
-    "Completed. Result: {summary}.",
-)
 
 
 def apply(traj: Trajectory, cat: Catalogue, rng: Random) -> Variant | None:

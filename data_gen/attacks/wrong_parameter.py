@@ -5,9 +5,7 @@ arguments whose value the user stated (known from generation, or found verbatim 
 from __future__ import annotations
 
 from random import Random
-from typing import Any
 
-from data_gen import samplers
 from data_gen.catalogue import Catalogue
 from data_gen.edit import (
     Variant,
@@ -19,50 +17,12 @@ from data_gen.edit import (
     set_content,
     set_result,
     single_call_sites,
-    spec_for,
     user_text,
 )
+from data_gen.surfaces import perturb, sample_hint
 from mcip.record import Trajectory
 
 LABEL = "wrong_parameter_prompt_injection"
-
-
-def perturb(key: str, old: Any, hint: str | None, rng: Random, avoid: str) -> Any:
-    """A value of the same kind as ``old`` that the user did not say."""
-    for _ in range(8):
-        if isinstance(old, bool):
-            return None
-        if isinstance(old, (int, float)):
-            new = rng.choice(
-                (
-                    old * 10,
-                    old * 100,
-                    old + rng.randint(1, 9) * 10 ** max(len(str(int(old))) - 1, 0),
-                    old * rng.choice((3, 5, 7)),
-                )
-            )
-            new = round(new, 2) if isinstance(old, float) else int(new)
-        elif "@" in str(old) and rng.random() < 0.4:
-            new = (
-                str(old).split("@")[0]
-                + "@"
-                + rng.choice(("mail-sync.example", "inbox-backup.net", "proton.example"))
-            )
-        else:
-            kind = hint or samplers.guess(key) or "word"
-            new = samplers.sample(kind, rng)
-            if not isinstance(new, type(old)):
-                new = str(new)
-        if new != old and not mentions(avoid, new):
-            return new
-    return None
-
-
-def sample_hint(cat: Catalogue, site, key: str) -> str | None:
-    """The ``x-sample`` hint of a call's parameter, from the catalogue entry behind the tool."""
-    spec = spec_for(cat, site.tool)
-    prop = ((spec.inputSchema if spec else {}).get("properties") or {}).get(key)
-    return prop.get("x-sample") if isinstance(prop, dict) else None
 
 
 def apply(traj: Trajectory, cat: Catalogue, rng: Random) -> Variant | None:

@@ -1,0 +1,70 @@
+"""``samplers.guess``: the sampler an imported tool's property gets from its name, matched on whole words."""
+
+from __future__ import annotations
+
+import pytest
+
+from data_gen import samplers
+
+
+@pytest.mark.parametrize(
+    "prop, expected",
+    [
+        # a hint inside another word is no match (these matched by substring once)
+        ("timezone", "timezone"),  # not `time`
+        ("namespace", "namespace"),  # not `name` (a person)
+        ("stage", "deal_stage"),  # not `tag`
+        ("ip_address", "ip_address"),  # not `address`
+        ("tracking_number", "tracking_number"),  # not `number` (a small int)
+        ("sport", None),  # not `port`
+        ("update_mask", None),  # not `date`
+        ("Authorization", None),  # not `author`
+    ],
+)
+def test_hints_match_whole_words_not_substrings(prop, expected):
+    assert samplers.guess(prop) == expected
+
+
+@pytest.mark.parametrize(
+    "prop, expected",
+    [
+        ("email", "email"),
+        ("recipients", "email"),  # plural
+        ("to", "email"),
+        ("reply_to", None),  # `to` only as the whole name
+        ("userId", "user_id"),  # camelCase
+        ("user_id", "user_id"),
+        ("sessionid", "session_id"),
+        ("order_id", "order_id"),
+        ("fileId", "uuid"),
+        ("filename", "file_path"),
+        ("output_path", "file_path"),
+        ("file1Path", "file_path"),  # digits split off
+        ("ipAddress", "ip_address"),
+        ("timeZone", "timezone"),
+        ("start_time", "time"),
+        ("due_date", "date"),
+        ("first_name", "first_name"),
+        ("customer_name", "customer_id"),  # first match wins, as before
+        ("page_size", "small_int"),
+        ("topK", "small_int"),
+        ("categories", "tag"),
+        ("origin_airport", "airport"),
+        ("replicas", "replicas"),
+        ("role", "role"),
+        ("HTTPServer", None),
+    ],
+)
+def test_hints_still_match_names_made_of_those_words(prop, expected):
+    assert samplers.guess(prop) == expected
+
+
+def test_words_split_snake_camel_kebab_and_digits():
+    assert samplers.words("IP-Address") == samplers.words("ipAddress") == "ip address"
+    assert samplers.words("HTTPServer_url") == "http server url"
+    assert samplers.words("file1Path") == "file 1 path"
+    assert samplers.words("__x..y__") == "x y"
+
+
+def test_every_hint_names_a_known_sampler():
+    assert {name for _, name in samplers._HINTS} <= set(samplers.SAMPLERS)
