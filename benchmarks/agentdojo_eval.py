@@ -15,37 +15,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from collections import Counter
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from stages import run_stage
 
-from mcip.io import atomic_write  # noqa: E402
-from mcip.record import RecordError, load_jsonl  # noqa: E402
-from mcip.taxonomy import LABELS  # noqa: E402
+from mcip.io import atomic_write
+from mcip.record import RecordError, load_jsonl
+from mcip.taxonomy import LABELS
+
+REPO = Path(__file__).resolve().parents[1]
 
 BASE = "models/smollm2-135m-instruct"
 DATA = "data/agentdojo.jsonl"
-
-
-def run(cmd: list[str], log: Path) -> None:
-    """One stage as a subprocess, its output appended to ``log``; a failure stops here with the log's tail."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "a") as fh:
-        fh.write(f"\n$ {' '.join(cmd)}\n")
-        fh.flush()
-        proc = subprocess.run(
-            cmd,
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-            cwd=REPO,
-            env={**os.environ, "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1"},
-        )
-    if proc.returncode:
-        sys.exit(f"failed: {' '.join(cmd)}\n" + log.read_text()[-3000:])
 
 
 def headline(m: dict) -> dict:
@@ -110,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         cmd += ["--per-suite", str(args.per_suite)] if args.per_suite else []
         cmd += ["--seed", str(args.import_seed)] if args.import_seed is not None else []
         print(f"building {data} from AgentDojo ...", flush=True)
-        run(cmd, log)
+        run_stage(cmd, log)
     try:
         records = load_jsonl(data)
     except RecordError as err:
@@ -141,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
             cmd += ["--budget_tokens", str(args.base_budget)]
         start = time.perf_counter()
         print(f"scoring {m} ...", flush=True)
-        run(cmd, log)
+        run_stage(cmd, log)
         metrics = json.loads((out / "metrics.json").read_text())
         first = first or metrics
         results[m] = {

@@ -21,32 +21,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+from stages import run_stage
 
 from mcip.taxonomy import LABELS
 
 REPO = Path(__file__).resolve().parents[1]
 
 SPLITS = ("test", "test_unseen")
-
-
-def sh(cmd: list[str], log: Path) -> None:
-    """Run a pipeline stage; its output goes to ``log``; a failure stops the benchmark with the log's tail."""
-    with open(log, "a") as fh:
-        fh.write(f"\n$ {' '.join(cmd)}\n")
-        fh.flush()
-        proc = subprocess.run(
-            cmd,
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-            cwd=REPO,
-            env={**os.environ, "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1"},
-        )
-    if proc.returncode:
-        sys.exit(f"failed: {' '.join(cmd)}\n" + log.read_text()[-3000:])
 
 
 def evaluate(
@@ -85,7 +70,7 @@ def evaluate(
             "--batch-size",
             str(batch_size),
         ]
-        sh(cmd + (["--max-new-tokens", str(max_new)] if max_new else []), log)
+        run_stage(cmd + (["--max-new-tokens", str(max_new)] if max_new else []), log)
     return json.loads((out / "metrics.json").read_text())
 
 
@@ -194,7 +179,7 @@ def main() -> int:
     run = out / "run"
     if not (run / "mcip_run.json").is_file():  # written last: training finished
         train_start = time.perf_counter()
-        sh(
+        run_stage(
             [
                 sys.executable,
                 "-m",

@@ -21,10 +21,11 @@ import json
 import os
 import shlex
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+from stages import run_stage
 
 from mcip.io import atomic_dir
 
@@ -32,22 +33,6 @@ REPO = Path(__file__).resolve().parents[1]
 SPLITS = ("test", "test_unseen")
 MAX_ADAPTER_MIB = 16
 BASE_IN_REPO = "models/smollm2-135m-instruct"  # what `make models` writes; a shipped adapter names it
-
-
-def sh(cmd: list[str], log: Path) -> None:
-    """Run one stage with its output in ``log``; a failure stops here with the log's tail."""
-    with open(log, "a") as fh:
-        fh.write(f"\n$ {shlex.join(cmd)}\n")
-        fh.flush()
-        env = {
-            **os.environ,
-            "TOKENIZERS_PARALLELISM": "false",
-            "HF_HUB_OFFLINE": "1",
-            "PYTHONUNBUFFERED": "1",
-        }
-        proc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=REPO, env=env)
-    if proc.returncode:
-        sys.exit(f"failed: {shlex.join(cmd)}\n" + log.read_text()[-3000:])
 
 
 def train(args, run: Path, log: Path, extra: list[str]) -> float:
@@ -59,7 +44,7 @@ def train(args, run: Path, log: Path, extra: list[str]) -> float:
     cmd += ["--max_steps", str(args.steps), "--save_strategy", "no", "--eval_strategy", "no"]
     if args.model:
         cmd += ["--model_name_or_path", args.model]
-    sh(cmd + shlex.split(args.train_args) + extra, log)
+    run_stage(cmd + shlex.split(args.train_args) + extra, log)
     return round(time.perf_counter() - start, 1)
 
 
@@ -77,7 +62,7 @@ def evaluate(args, run: Path, split: str, out: Path, log: Path) -> dict:
             split,
         ]
         cmd += ["--mode", "fast", "--batch_size", str(args.batch_size), "--output", str(out)]
-        sh(cmd + (["--limit", str(args.n)] if args.n else []), log)
+        run_stage(cmd + (["--limit", str(args.n)] if args.n else []), log)
     return json.loads((out / "metrics.json").read_text())
 
 
@@ -92,7 +77,7 @@ def ship(args, run: Path, evals: dict[str, Path], log: Path) -> Path:
         cmd = [sys.executable, "-m", "train.export", "--run", str(run), "--output", str(export)]
         for split in SPLITS:
             cmd += ["--metrics", str(evals[split] / "metrics.json")]
-        sh(cmd, log)
+        run_stage(cmd, log)
     target = REPO / args.ship
     with atomic_dir(target) as tmp:
         weights = {
@@ -184,7 +169,7 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     log = out / "log.txt"
     if not Path(args.data).exists():
-        sh(
+        run_stage(
             [
                 sys.executable,
                 "-m",

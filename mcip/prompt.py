@@ -452,13 +452,12 @@ def _fit(layout, flows, notes, n_others, budget_tokens, count_tokens, ratio) -> 
         fields = [p for p in parts if isinstance(p, _Field) and p.kind in level.kinds]
         lengths = [len(f.text) for f in fields]
         floor = {k: level.min_cap for k in level.kinds}
-        body, floor_cut = _assemble(parts, floor, [])
-        probe = (
-            [_note(floor_cut, level.others, hidden, omitted), *notes]
-            if floor_cut or level.others != "full" or omitted
-            else notes
-        )
-        skeleton = "\n".join([*probe, body])
+
+        def with_note(body: str, cut: int) -> str:
+            noted = cut or level.others != "full" or omitted
+            return "\n".join([*([_note(cut, level.others, hidden, omitted)] if noted else []), *notes, body])
+
+        skeleton = with_note(*_assemble(parts, floor, []))
         room = budget_tokens - count_tokens(skeleton)
         if room < 0:
             return None
@@ -467,13 +466,7 @@ def _fit(layout, flows, notes, n_others, budget_tokens, count_tokens, ratio) -> 
         for _ in range(10):
             cap = max(_cap_for(lengths, target), level.min_cap)
             caps = {k: cap for k in level.kinds}
-            body, cut = _assemble(parts, caps, [])
-            lines = (
-                [_note(cut, level.others, hidden, omitted), *notes]
-                if cut or level.others != "full" or omitted
-                else notes
-            )
-            candidate = "\n".join([*lines, body])
+            candidate = with_note(*_assemble(parts, caps, []))
             over = count_tokens(candidate) - budget_tokens
             if over <= 0:
                 return candidate

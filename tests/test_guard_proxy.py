@@ -20,6 +20,8 @@ from mcp.client.stdio import stdio_client
 
 from mcip.record import load_jsonl
 
+pytestmark = pytest.mark.slow  # real MCP servers in subprocesses: 10-20 s a test on 2 cores
+
 REPO = Path(__file__).resolve().parents[1]
 SERVER = [sys.executable, str(REPO / "tests" / "mcp_servers" / "mail_server.py")]
 REQUEST = {"mcip/user_request": "Summarise my inbox for me."}

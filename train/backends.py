@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
 from tqdm.auto import tqdm
 
@@ -43,6 +44,29 @@ class EvalError(Exception):
 class Generation:
     text: str
     p_unsafe: float | None = None
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """What evaluation and the guard need from any backend: chat prompts in, answers out."""
+
+    name: str
+    tokenizer: (
+        Any  # a local tokenizer (counts tokens for the log's room), or None for an endpoint without one
+    )
+
+    def generate(
+        self, prompts: Sequence[Messages], max_new_tokens: int, want_p: bool
+    ) -> list[Generation]: ...
+
+
+@runtime_checkable
+class ScoringBackend(Backend, Protocol):
+    """A backend with the model's logits at hand: one teacher-forced forward pass per prompt (fast mode)."""
+
+    def fast(self, prompts: Sequence[Messages]) -> list[tuple[float, str]]: ...
+
+    def warm_up(self, prompt: Messages) -> None: ...
 
 
 def _first_line(err: BaseException) -> str:

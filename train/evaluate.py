@@ -37,6 +37,7 @@ from mcip.record import RecordError, Trajectory, from_row, load_jsonl
 from train.backends import (
     EvalError,
     OpenAIBackend,
+    ScoringBackend,
     TransformersBackend,
     VLLMBackend,
     load_tokenizer,
@@ -219,7 +220,7 @@ def evaluate(cfg: EvalConfig) -> list[ModeResult]:
             raise EvalError(
                 f"{len(over)} prompt(s) exceed the {context}-token context (ids {', '.join(over[:5])})"
             )
-    if hasattr(backend, "warm_up"):
+    if isinstance(backend, ScoringBackend):
         backend.warm_up(prompts[0])
     runs, speed = [], {}
     for mode in ("fast", "generate") if cfg.mode == "both" else (cfg.mode,):
