@@ -12,7 +12,9 @@ from accelerate.utils import DistributedType
 from data_gen.recipe import load_recipe
 
 REPO = Path(__file__).resolve().parents[1]
-TRAIN_RECIPES = sorted(p for p in (REPO / "recipes").glob("*/*.yaml") if p.parent.name not in ("data", "guard"))
+TRAIN_RECIPES = sorted(
+    p for p in (REPO / "recipes").glob("*/*.yaml") if p.parent.name not in ("data", "guard")
+)
 DATA_RECIPES = sorted((REPO / "recipes/data").glob("*.yaml"))
 ACCELERATE = sorted((REPO / "accelerate_configs").glob("*.yaml"))
 

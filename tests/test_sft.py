@@ -19,7 +19,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 GPU_RECIPES = sorted(
-    p for p in (REPO / "recipes").glob("*/*.yaml") if p.parent.name not in ("data", "guard") and p != CPU_RECIPE
+    p
+    for p in (REPO / "recipes").glob("*/*.yaml")
+    if p.parent.name not in ("data", "guard") and p != CPU_RECIPE
 )
 
 
