@@ -432,12 +432,12 @@ def render_log(
         found = _fit(layout, flows, notes, n_others, target, estimate, ratio)
         real = count_tokens(found)
         if real <= budget_tokens and FLOWS_OMITTED not in found.split("\n", 1)[0]:
-            return Rendering(found, True, (found.splitlines()[0],))
+            return Rendering(found, True, (found.split("\n", 1)[0],))
         if real <= budget_tokens:
             break  # omitting flows is the last resort: the exact search below decides whether it is needed
         target = max(1, int(target * budget_tokens / real) - 2)
     found = _fit(layout, flows, notes, n_others, budget_tokens, count_tokens, ratio)  # exact, slower, certain
-    return Rendering(found, True, (found.splitlines()[0],))
+    return Rendering(found, True, (found.split("\n", 1)[0],))
 
 
 def _fit(layout, flows, notes, n_others, budget_tokens, count_tokens, ratio) -> str:

@@ -191,3 +191,11 @@ def test_proposed_call_is_announced():
     )
     assert render_trajectory(traj).startswith(PROPOSED_NOTE)
     assert PROPOSED_NOTE not in render_trajectory(bmi_example())
+
+
+def test_budgets_too_small_for_any_log_never_crash_and_stay_within_bound():
+    for budget in (1, 2, 5, 20):
+        body = render_trajectory(bmi_example(), budget_tokens=budget)
+        assert approx_tokens(body) <= budget or body == ""
+    user = build_prompt(bmi_example(), "compact", 1)[1]["content"]
+    assert user.startswith("Judge this MCP interaction.")  # the header alone: the caller's length check decides
