@@ -417,6 +417,8 @@ def render_log(
     text, _ = _assemble(full_parts, {}, notes)
     if budget_tokens is None:
         return Rendering(text)
+    if budget_tokens < 1:  # no room at all (the caller's header took it): nothing of the log
+        return Rendering("", True, ())
     exact = count_tokens(text)
     if exact <= budget_tokens:
         return Rendering(text)
@@ -435,7 +437,7 @@ def render_log(
             return Rendering(found, True, (found.split("\n", 1)[0],))
         if real <= budget_tokens:
             break  # omitting flows is the last resort: the exact search below decides whether it is needed
-        target = max(1, int(target * budget_tokens / real) - 2)
+        target = max(1, int(target * budget_tokens / max(real, 1)) - 2)
     found = _fit(layout, flows, notes, n_others, budget_tokens, count_tokens, ratio)  # exact, slower, certain
     return Rendering(found, True, (found.split("\n", 1)[0],))
 

@@ -194,8 +194,10 @@ def test_proposed_call_is_announced():
 
 
 def test_budgets_too_small_for_any_log_never_crash_and_stay_within_bound():
-    for budget in (1, 2, 5, 20):
+    for budget in (-3, 0, 1, 2, 5, 20):
         body = render_trajectory(bmi_example(), budget_tokens=budget)
         assert approx_tokens(body) <= budget or body == ""
+        words = render_trajectory(bmi_example(), budget_tokens=budget, count_tokens=lambda t: len(t.split()))
+        assert len(words.split()) <= max(budget, 0)  # a counter that says 0 for "" (real tokenizers do)
     user = build_prompt(bmi_example(), "compact", 1)[1]["content"]
     assert user.startswith("Judge this MCP interaction.")  # the header alone: the caller's length check decides
