@@ -97,7 +97,7 @@ push-data: $(STAMP)
 
 # The main job on embedded defaults, from a fresh clone: install, offline model, a small dataset, LoRA training,
 # evaluation on test and test_unseen (fast first-token scoring), a verified export with its card, a summary.
-# About 15 minutes on a 2-core CPU (measured on a fresh clone). On one GPU, still offline (SmolLM2, full fine-tuning):
+# About 19 minutes on a 2-core CPU (measured on a fresh clone, install included). On one GPU, still offline (SmolLM2, full fine-tuning):
 #   make demo GPU=1 RECIPE=recipes/smollm2-135m/full_gpu.yaml ACCELERATE_CONFIG=accelerate_configs/single_gpu.yaml DEMO_STEPS=300
 # or a 7B model from the Hub: RECIPE=recipes/qwen2.5-7b/lora.yaml
 DEMO_DIR ?= runs/demo
