@@ -20,6 +20,8 @@ from collections import Counter
 from pathlib import Path
 from random import Random
 
+from stages import write_result
+
 from data_gen.catalogue import load_catalogue
 from mcip.prompt import build_prompt
 from mcip.record import Trajectory
@@ -84,8 +86,7 @@ def main() -> int:
             )
         Path(args.sample_out).write_text("\n".join(parts))
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
+        write_result(args.json, out)
     return 0
 
 

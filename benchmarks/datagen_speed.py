@@ -18,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from stages import write_result
+
 from data_gen.build import Generator, build
 from data_gen.recipe import load_recipe
 
@@ -95,8 +97,7 @@ def main() -> int:
             f"{s['distinct_called_tools']} | {s['distinct_servers']} | {s['flows_mean']} / {s['flows_max']} |"
         )
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps({"one_core": core, "build": built}, indent=2) + "\n")
+        write_result(args.json, {"one_core": core, "build": built})
     return 0
 
 

@@ -25,53 +25,13 @@ import sys
 import time
 from pathlib import Path
 
-from stages import run_stage
+from stages import evaluate_stage, run_stage, write_result
 
 from mcip.taxonomy import LABELS
 
 REPO = Path(__file__).resolve().parents[1]
 
 SPLITS = ("test", "test_unseen")
-
-
-def evaluate(
-    model: str,
-    data: str,
-    split: str,
-    out: Path,
-    n: int,
-    mode: str,
-    protocol: str,
-    log: Path,
-    max_new: int | None = None,
-    batch_size: int = 8,
-) -> dict:
-    if not (out / "metrics.json").is_file():
-        cmd = [
-            sys.executable,
-            "-m",
-            "train.evaluate",
-            "--model",
-            model,
-            "--data",
-            data,
-            "--split",
-            split,
-            "--protocol",
-            protocol,
-            "--mode",
-            mode,
-            "--limit",
-            str(n),
-            "--output",
-            str(out),
-            "--seed",
-            "0",
-            "--batch-size",
-            str(batch_size),
-        ]
-        run_stage(cmd + (["--max-new-tokens", str(max_new)] if max_new else []), log)
-    return json.loads((out / "metrics.json").read_text())
 
 
 def probe_on(data: str, ids_by_split: dict[str, list[str]], recipe: str) -> dict:
@@ -158,9 +118,10 @@ def main() -> int:
     started = time.perf_counter()
 
     def ev(model: str, split: str, tag: str, n: int, mode: str, protocol="guardian", max_new=None) -> dict:
-        return evaluate(
-            model, eval_data, split, out / f"{tag}-{split}", n, mode, protocol, log, max_new, args.batch_size
-        )
+        return evaluate_stage(
+            model, eval_data, split, out / f"{tag}-{split}", log, mode=mode, protocol=protocol, limit=n,
+            batch_size=args.batch_size, seed=0, max_new=max_new,
+        )  # fmt: skip
 
     # 1. zero-shot base model, both protocols (the paper's and ours), on the same items
     if args.zero_shot:
@@ -269,7 +230,7 @@ def main() -> int:
     print(f"\ntest - test_unseen gap (RR): accuracy {gap['accuracy']}, macro-F1 {gap['macro_f1']}")
     print(f"train {result.get('train_seconds', '-')} s, whole benchmark {result['seconds']} s")
     result["gap"] = gap
-    (out / "quality.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_result(out / "quality.json", result)
     return 0
 
 

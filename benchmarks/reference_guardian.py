@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from stages import run_stage
+from stages import evaluate_stage, run_stage, write_result
 
 from mcip.io import atomic_dir
 
@@ -49,21 +49,7 @@ def train(args, run: Path, log: Path, extra: list[str]) -> float:
 
 
 def evaluate(args, run: Path, split: str, out: Path, log: Path) -> dict:
-    if not (out / "metrics.json").is_file():
-        cmd = [
-            sys.executable,
-            "-m",
-            "train.evaluate",
-            "--model",
-            str(run),
-            "--data",
-            args.data,
-            "--split",
-            split,
-        ]
-        cmd += ["--mode", "fast", "--batch_size", str(args.batch_size), "--output", str(out)]
-        run_stage(cmd + (["--limit", str(args.n)] if args.n else []), log)
-    return json.loads((out / "metrics.json").read_text())
+    return evaluate_stage(str(run), args.data, split, out, log, limit=args.n, batch_size=args.batch_size)
 
 
 def ship(args, run: Path, evals: dict[str, Path], log: Path) -> Path:
@@ -204,7 +190,7 @@ def main() -> int:
         result["shipped"] = os.path.relpath(ship(args, out / "run", evals, log), REPO)
     if args.sweep:
         result["sweep"] = sweep(args, log)
-    (out / "result.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_result(out / "result.json", result)
     print(json.dumps(result, indent=2))
     return 0
 

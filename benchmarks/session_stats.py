@@ -26,6 +26,8 @@ from collections import defaultdict
 from pathlib import Path
 from random import Random
 
+from stages import write_result
+
 from mcip.prompt import build_prompt
 from mcip.record import Trajectory
 
@@ -196,9 +198,8 @@ def main() -> int:
     for k, t in targets.items():
         print(f"{'MET ' if t['met'] else 'MISS'} {k}: {t['value']} (target >= {t['target']})")
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         payload = {"split": args.split, "columns": cols, "targets": targets, "data": args.data}
-        Path(args.json).write_text(json.dumps(payload, indent=2) + "\n")
+        write_result(args.json, payload)
     return 0 if all(t["met"] for t in targets.values()) else 1
 
 

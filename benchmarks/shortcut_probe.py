@@ -14,10 +14,11 @@ with the trained guardian in benchmarks/quality.py.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
+
+from stages import write_result
 
 from mcip.record import from_row
 from mcip.taxonomy import LABEL_STRINGS, LABELS
@@ -131,8 +132,7 @@ def main() -> int:
     result = probe(args.data, args.max_train, recipe=args.recipe)
     print_table(result)
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+        write_result(args.json, result)
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import subprocess
@@ -27,3 +28,37 @@ def run_stage(cmd: list[str], log: Path) -> None:
         proc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=REPO, env=env)
     if proc.returncode:
         sys.exit(f"failed: {shlex.join(cmd)}\n" + log.read_text()[-3000:])
+
+
+def evaluate_stage(
+    model: str,
+    data: str,
+    split: str,
+    out: Path,
+    log: Path,
+    *,
+    mode: str = "fast",
+    protocol: str = "guardian",
+    limit: int | None = None,
+    batch_size: int = 8,
+    seed: int | None = None,
+    max_new: int | None = None,
+) -> dict:
+    """``python -m train.evaluate`` as a user runs it, into ``out``; a finished ``metrics.json`` there is reused,
+    so an interrupted benchmark resumes where it stopped."""
+    if not (out / "metrics.json").is_file():
+        cmd = [sys.executable, "-m", "train.evaluate", "--model", model, "--data", data, "--split", split]
+        cmd += ["--protocol", protocol, "--mode", mode, "--output", str(out), "--batch-size", str(batch_size)]
+        cmd += ["--limit", str(limit)] if limit is not None else []
+        cmd += ["--seed", str(seed)] if seed is not None else []
+        run_stage(cmd + (["--max-new-tokens", str(max_new)] if max_new else []), log)
+    return json.loads((out / "metrics.json").read_text())
+
+
+def write_result(path: str | Path, data: dict, **dump) -> None:
+    """A benchmark's result file, written whole or not at all (never a half-written JSON)."""
+    from mcip.io import atomic_write
+
+    with atomic_write(path) as fh:
+        json.dump(data, fh, indent=dump.pop("indent", 2), **dump)
+        fh.write("\n")

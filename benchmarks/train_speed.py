@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from stages import write_result
+
 REPO = Path(__file__).resolve().parents[1]
 
 CONFIGS = {  # name: SFTConfig / recipe overrides
@@ -249,10 +251,7 @@ def main() -> int:
         f"padding (mean {waste['mean_tokens']} tokens, max {waste['max_tokens']}, {waste['examples']} examples)"
     )
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(
-            json.dumps({"machine": host, "results": results, "padding": waste}, indent=2) + "\n"
-        )
+        write_result(args.json, {"machine": host, "results": results, "padding": waste})
     return 0
 
 

@@ -200,4 +200,6 @@ def test_budgets_too_small_for_any_log_never_crash_and_stay_within_bound():
         words = render_trajectory(bmi_example(), budget_tokens=budget, count_tokens=lambda t: len(t.split()))
         assert len(words.split()) <= max(budget, 0)  # a counter that says 0 for "" (real tokenizers do)
     user = build_prompt(bmi_example(), "compact", 1)[1]["content"]
-    assert user.startswith("Judge this MCP interaction.")  # the header alone: the caller's length check decides
+    assert user.startswith(
+        "Judge this MCP interaction."
+    )  # the header alone: the caller's length check decides
