@@ -514,16 +514,16 @@ def run_worker(sft_argv: list[str], result_path: str, bench: dict) -> dict:
 
     import train.sft as sft
 
-    original = sft.SFTTrainer
+    original = sft.GuardianTrainer
     captured: dict = {}
-    sft.SFTTrainer = _instrumented_trainer(original, bench, captured)
+    sft.GuardianTrainer = _instrumented_trainer(original, bench, captured)
     try:
         args = sft.make_parser().parse_args_and_config(args=sft_argv)
         started = time.perf_counter()
         sft.main(*args)
         wall = time.perf_counter() - started
     finally:
-        sft.SFTTrainer = original
+        sft.GuardianTrainer = original
     trainer = captured["trainer"]
     stats = trainer.bench_stats
     training_args = args[1]
@@ -801,13 +801,14 @@ def fit_dataset(src: Path, out: Path, tokenizer_base: Path, max_length: int = 20
     from datasets import load_from_disk
     from transformers import AutoTokenizer
 
+    from mcip.prompt import PromptFormat
     from train.data import prepare
 
     tok = AutoTokenizer.from_pretrained(tokenizer_base)
     data = load_from_disk(str(src))
     kept, stats = {}, {"max_length": max_length, "budget": budget, "margin": margin, "splits": {}}
     for name, split in data.items():
-        rows = prepare(split, tok, "full", budget, True, None)
+        rows = prepare(split, tok, PromptFormat("full", budget, rationale=True), None, None)
         lengths = [
             len(
                 tok.apply_chat_template(r["prompt"] + r["completion"], tokenize=True, return_dict=True)[

@@ -46,6 +46,7 @@ def test_tiny_scale_keeps_the_ratios():
         assert tiny["tie_word_embeddings"] == full["tie_word_embeddings"]
 
 
+@pytest.mark.slow
 def test_tokenizer_stand_in_has_the_vocabulary_size_and_tokenizes_like_its_base(smollm2_dir, tmp_path):
     from transformers import AutoTokenizer
 
@@ -98,6 +99,7 @@ def tiny_data(tmp_path_factory):
     return gpu_scale.build_data(out, 24)
 
 
+@pytest.mark.slow
 def test_gpu_scale_runs_end_to_end_on_cpu(smollm2_dir, tiny_data, tmp_path):
     out = tmp_path / "gpu_scale.json"
     only = ["qwen2.5-7b-lora/padded", "smollm2-135m-full/bfd"]
@@ -129,6 +131,7 @@ def test_gpu_scale_runs_end_to_end_on_cpu(smollm2_dir, tiny_data, tmp_path):
     assert "6*N*tokens" in report["flops_formula"]
 
 
+@pytest.mark.slow
 def test_eval_throughput_runs_on_cpu(smollm2_dir, tiny_data, tmp_path):
     out = tmp_path / "eval.json"
     import torch
@@ -148,3 +151,14 @@ def test_eval_throughput_runs_on_cpu(smollm2_dir, tiny_data, tmp_path):
     small = report["models"]["smollm2-135m"]["results"]
     assert small["fast"]["2"]["examples_per_s"] > 0 and small["generate"]["1"]["status"] == "ok"
     assert report["evaluator_default_batch_size"] in (1, 2)
+
+
+def test_fit_dataset_keeps_only_records_whose_prompt_and_answer_fit(tiny_data, tiny_model_dir, tmp_path):
+    """The GPU run's first step: it once called ``prepare`` with a signature from before ``PromptFormat``."""
+    from datasets import load_from_disk
+
+    stats = gpu_scale.fit_dataset(tiny_data, tmp_path / "fit", tiny_model_dir, max_length=2048, budget=1536)
+    kept = load_from_disk(str(tmp_path / "fit"))
+    for name, split in kept.items():
+        assert len(split) == stats["splits"][name]["kept"] <= stats["splits"][name]["records"]
+        assert "trajectory" in split.column_names

@@ -7,13 +7,19 @@ compact policy and a tight budget), while data generation stays model-agnostic.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+from pathlib import Path
 from typing import Any
 
 from mcip.prompt import PromptFormat, is_truncated
 from mcip.record import from_row
 from train.prompting import MARGIN, template_overhead, token_counter
 from train.scoring import encode
+
+# Bump when the tokenized layout changes (columns, label rule); the key covers everything else.
+CACHE_VERSION = "1"
 
 
 class DataError(ValueError):
@@ -88,8 +94,88 @@ def prepare(
     )
 
 
+def tokenize_row(row: dict[str, Any], tokenizer) -> dict[str, Any]:
+    """Trainer-ready ids, as TRL tokenizes a prompt-completion pair: the completion starts where the templated
+    prompt and prompt+completion diverge; only the completion is labelled. ``truncated`` and ``length`` ride along
+    for the run's record and the length-grouped sampler."""
+    prompt_ids = tokenizer.apply_chat_template(row["prompt"], add_generation_prompt=True, tokenize=True)
+    ids = tokenizer.apply_chat_template(row["prompt"] + row["completion"], tokenize=True)
+    prompt_ids, ids = _ids(prompt_ids), _ids(ids)
+    start = 0
+    while start < min(len(prompt_ids), len(ids)) and prompt_ids[start] == ids[start]:
+        start += 1
+    return {
+        "input_ids": ids,
+        "labels": [-100] * start + ids[start:],
+        "length": len(ids),
+        "truncated": is_truncated(row["prompt"][-1]["content"]),
+    }
+
+
+def _ids(out) -> list[int]:
+    return list(out["input_ids"] if isinstance(out, dict) or hasattr(out, "keys") else out)
+
+
+def cache_key(split, tokenizer, fmt: PromptFormat, max_length: int | None) -> str:
+    """What a tokenized split depends on: the data (its fingerprint), the format, the tokenizer (vocabulary and
+    chat template), the room, and the renderer's code, so an edit to ``mcip`` or this module never reads stale
+    prompts."""
+    code = hashlib.sha256()
+    for module in sorted(Path(__file__).resolve().parents[1].joinpath("mcip").glob("*.py")) + [
+        Path(__file__).resolve()
+    ]:
+        code.update(module.read_bytes())
+    tok = hashlib.sha256(
+        tokenizer.backend_tokenizer.to_str().encode() if hasattr(tokenizer, "backend_tokenizer") else b""
+    )
+    tok.update(str(tokenizer.chat_template).encode())
+    parts = [
+        CACHE_VERSION,
+        split._fingerprint,
+        json.dumps(fmt.to_dict(), sort_keys=True),
+        tok.hexdigest(),
+        str(max_length),
+        code.hexdigest(),
+    ]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:24]
+
+
+def cache_dir() -> Path:
+    """``$MCIP_CACHE`` or ``$XDG_CACHE_HOME/mcip`` (``~/.cache/mcip``): tokenized splits, reused across runs."""
+    if os.environ.get("MCIP_CACHE"):
+        return Path(os.environ["MCIP_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mcip"
+
+
+def prepare_tokenized(
+    split, tokenizer, fmt: PromptFormat, max_length: int | None, num_proc: int | None, where: str = "dataset"
+):
+    """Rendered *and* tokenized once per (data, format, tokenizer, room, code), then read from the cache: a short
+    run starts in seconds instead of re-rendering thousands of real-size logs. The cache file is written by
+    ``datasets`` to a temporary name and renamed, so a killed run never leaves half a cache."""
+    path = cache_dir() / "prompts" / f"{cache_key(split, tokenizer, fmt, max_length)}.arrow"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rendered_cols = ["input_ids", "labels", "length", "truncated"]
+    if path.is_file():
+        from datasets import Dataset
+
+        return Dataset.from_file(str(path))
+    rendered = prepare(split, tokenizer, fmt, max_length, num_proc, where)
+    out = rendered.map(
+        tokenize_row,
+        fn_kwargs={"tokenizer": tokenizer},
+        remove_columns=rendered.column_names,
+        num_proc=num_proc,
+        desc="tokenizing guardian prompts",
+    )
+    out = out.select_columns(rendered_cols).flatten_indices(cache_file_name=str(path))
+    return out
+
+
 def truncated_share(prepared) -> float:
     """Share of prompts the renderer cut to fit their room (each prompt says what it cut); recorded per run."""
+    if "truncated" in prepared.column_names:
+        return round(sum(prepared["truncated"]) / max(len(prepared), 1), 3)
     hits = sum(is_truncated(prompt[-1]["content"]) for prompt in prepared["prompt"])
     return round(hits / max(len(prepared), 1), 3)
 

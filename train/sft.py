@@ -26,17 +26,24 @@ if __package__ in (None, ""):  # `accelerate launch train/sft.py` (a path): trai
         Path(__file__).resolve().parents[1]
     )  # (`accelerate launch -m train.sft` needs none of this)
 
-from transformers import TrainerCallback
-from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
-from trl import ModelConfig, SFTConfig, SFTTrainer, TrlParser, get_peft_config, get_quantization_config
+from trl import ModelConfig, SFTConfig, TrlParser, get_peft_config, get_quantization_config
 
 from mcip.prompt import STYLES, PromptFormat
 from mcip.record import RecordError
 from train import precision
-from train.data import DataError, check_label_masks, load_splits, prepare, truncated_share
+from train.data import DataError, check_label_masks, load_splits, prepare_tokenized, truncated_share
 from train.models import end_of_turn_token, load_gguf_model
 from train.prompting import model_context
 from train.tracking import setup_wandb
+from train.trainer import (
+    CheckpointCallback,
+    GuardianTrainer,
+    Progress,
+    SaveEveryMinutes,
+    ScheduleCatchUp,
+    resume_point,
+    warm_start,
+)
 
 logger = logging.getLogger("mcip.sft")
 
@@ -66,6 +73,13 @@ class ScriptArguments:
     dataset_id: str | None = field(
         default=None, metadata={"help": "Hub id of the dataset, for the model card"}
     )
+    warm_start: str | None = field(
+        default=None,
+        metadata={
+            "help": "a shipped guardian folder (guardians/<name>) to continue from when output_dir holds no "
+            "finished checkpoint: its adapter and step come back, the optimizer restarts"
+        },
+    )
 
 
 @dataclass
@@ -83,6 +97,17 @@ class GuardianSFTConfig(SFTConfig):
         metadata={"help": "LoRA on the top N decoder layers only: backward stops there (much faster on CPU)"},
     )
     gguf_file: str | None = field(default=None, metadata={"help": "load the base model from this GGUF file"})
+    answer_only_logits: bool = field(
+        default=False,
+        metadata={"help": "run the LM head and the loss on the answer positions only (train/trainer.py)"},
+    )
+    completion_metrics: bool = field(
+        default=False,
+        metadata={"help": "per-step entropy and token accuracy over full-vocabulary logits (costly on CPU)"},
+    )
+    save_minutes: float | None = field(
+        default=None, metadata={"help": "also save a checkpoint every N minutes of wall time"}
+    )
 
     def __post_init__(self):
         import torch
@@ -139,23 +164,8 @@ def _write_json(path: Path, data: dict) -> None:
         fh.write("\n")
 
 
-class PromptFormatCallback(TrainerCallback):
-    """Writes ``mcip_prompt.json`` into every checkpoint, so evaluating or exporting a checkpoint renders prompts
-    the way it was trained (without it, evaluation falls back to the full style and scores a mismatched prompt)."""
-
-    def __init__(self, prompt_format: PromptFormat):
-        self.prompt_format = prompt_format
-
-    def on_save(self, args, state, control, **kwargs):
-        if state.is_world_process_zero:
-            folder = Path(args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}"
-            if folder.is_dir():
-                self.prompt_format.save(folder)
-
-
 def main(script_args: ScriptArguments, training_args: GuardianSFTConfig, model_args: ModelConfig) -> dict:
     from transformers import AutoTokenizer
-    from transformers.trainer_utils import get_last_checkpoint
 
     logging.basicConfig(format="%(asctime)s %(name)s: %(message)s", level=logging.INFO)
     setup_wandb(training_args.report_to, notice=logger.warning)
@@ -201,7 +211,11 @@ def main(script_args: ScriptArguments, training_args: GuardianSFTConfig, model_a
     for key, (name, limit) in splits.items():
         split = data[name].select(range(min(limit, len(data[name])))) if limit else data[name]
         where = f"{script_args.dataset_name}[{name}]"
-        prepared[key] = prepare(split, tokenizer, prompt_format, room, training_args.dataset_num_proc, where)
+        prepared[key] = prepare_tokenized(
+            split, tokenizer, prompt_format, room, training_args.dataset_num_proc, where
+        )
+    # rendered and tokenized here (and cached), so TRL's own preparation has nothing left to do
+    training_args.dataset_kwargs = {**(training_args.dataset_kwargs or {}), "skip_prepare_dataset": True}
 
     truncated = {key: truncated_share(ds) for key, ds in prepared.items()}
     logger.info(
@@ -218,8 +232,22 @@ def main(script_args: ScriptArguments, training_args: GuardianSFTConfig, model_a
     else:
         model = model_args.model_name_or_path
         training_args.model_init_kwargs = _model_kwargs(model_args, training_args)
-    trainer = SFTTrainer(
-        callbacks=[PromptFormatCallback(prompt_format)],
+    resume = training_args.resume_from_checkpoint
+    if resume is None:
+        resume = resume_point(training_args.output_dir)
+        if resume is None and script_args.warm_start not in (None, "", "none", "null"):
+            resume = warm_start(training_args.output_dir, script_args.warm_start)
+        if resume:
+            logger.info("resuming from %s", resume)
+    callbacks = [
+        CheckpointCallback(prompt_format, resume),
+        Progress(),
+        ScheduleCatchUp(resume and Path(resume)),
+    ]
+    if training_args.save_minutes:
+        callbacks.append(SaveEveryMinutes(training_args.save_minutes))
+    trainer = GuardianTrainer(
+        callbacks=callbacks,
         model=model,
         args=training_args,
         train_dataset=prepared["train"],
@@ -239,12 +267,7 @@ def main(script_args: ScriptArguments, training_args: GuardianSFTConfig, model_a
             trainer.eval_dataset, len(prepared["eval"]), eot_id, "eval", bool(training_args.eval_packing)
         )
 
-    resume = training_args.resume_from_checkpoint
-    if resume is None and os.path.isdir(training_args.output_dir):
-        resume = get_last_checkpoint(training_args.output_dir)
-        if resume:
-            logger.info("resuming from %s", resume)
-    result = trainer.train(resume_from_checkpoint=resume)
+    result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     metrics = {"train": result.metrics}
     trainer.log_metrics("train", result.metrics)
     trainer.save_metrics("train", result.metrics)

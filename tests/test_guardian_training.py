@@ -1,0 +1,168 @@
+"""The cheap training step and the long run that survives interruption (train/trainer.py, train/data.py,
+train/ship.py): the answer-only head computes the model's own loss, cached prompts are TRL's tokens, a run killed
+mid-save resumes to the same weights as one never killed, and a shipped guardian warm-starts a run."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from mcip.prompt import PromptFormat
+from tests.conftest import launch, log_history, ok, train_env
+
+
+def _batch(tok, dataset, n=3):
+    from datasets import load_from_disk
+
+    from train.data import prepare_tokenized
+
+    split = load_from_disk(str(dataset))["validation"].select(range(n))
+    rows = prepare_tokenized(split, tok, PromptFormat("compact", 200), 4096, None)
+    longest = max(len(r) for r in rows["input_ids"])
+    ids = torch.full((n, longest), tok.pad_token_id or 0)
+    labels = torch.full((n, longest), -100)
+    mask = torch.zeros((n, longest), dtype=torch.long)
+    for i, (x, y) in enumerate(zip(rows["input_ids"], rows["labels"])):
+        ids[i, : len(x)], labels[i, : len(y)], mask[i, : len(x)] = torch.tensor(x), torch.tensor(y), 1
+    return ids, labels, mask
+
+
+def test_answer_only_head_gives_the_models_own_loss_and_gradients(tiny_model_dir, dataset, tmp_path):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from train.trainer import add_answer_head
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    ids, labels, mask = _batch(tok, dataset)
+    torch.manual_seed(0)
+    model = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(tiny_model_dir),
+        LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False),
+    )
+    reference = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+    reference.backward()
+    want = {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}
+    model.zero_grad()
+    add_answer_head(model.get_base_model())
+    loss = model(input_ids=ids, attention_mask=mask, labels=labels, answer_only=True).loss
+    loss.backward()
+    assert loss.item() == pytest.approx(reference.item(), rel=1e-5)
+    for name, grad in want.items():
+        torch.testing.assert_close(dict(model.named_parameters())[name].grad, grad, rtol=1e-4, atol=1e-6)
+    # without the flag the forward is the model's own (generation is unchanged)
+    plain = model(input_ids=ids, attention_mask=mask).logits
+    assert plain.shape[:2] == ids.shape
+
+
+def test_cached_prompts_are_trls_own_tokens_and_the_key_follows_the_format(
+    tiny_model_dir, dataset, tmp_path, monkeypatch
+):
+    from datasets import load_from_disk
+    from transformers import AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    from train.data import cache_dir, prepare, prepare_tokenized
+
+    monkeypatch.setenv("MCIP_CACHE", str(tmp_path / "cache"))
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    split = load_from_disk(str(dataset))["validation"].select(range(5))
+    fmt = PromptFormat("compact", 200)
+    ours = prepare_tokenized(split, tok, fmt, 4096, None)
+    args = SFTConfig(
+        output_dir=str(tmp_path / "x"), use_cpu=True, bf16=False, report_to="none", max_length=4096
+    )
+    trl = SFTTrainer(
+        model=str(tiny_model_dir),
+        args=args,
+        train_dataset=prepare(split, tok, fmt, 4096, None),
+        processing_class=tok,
+    ).train_dataset
+    assert ours["input_ids"] == trl["input_ids"]
+    assert ours["labels"] == trl["labels"]
+    assert ours["length"] == [len(x) for x in trl["input_ids"]]
+    files = sorted((cache_dir() / "prompts").glob("*.arrow"))
+    assert len(files) == 1
+    again = prepare_tokenized(split, tok, fmt, 4096, None)  # read back, not rendered again
+    assert again["input_ids"] == ours["input_ids"] and again.cache_files[0]["filename"] == str(files[0])
+    prepare_tokenized(split, tok, PromptFormat("full", 200), 4096, None)
+    prepare_tokenized(split.select(range(4)), tok, fmt, 4096, None)
+    assert len(list((cache_dir() / "prompts").glob("*.arrow"))) == 3  # another format, other data: other keys
+
+
+def _run(model, data, out, *args, env=None):
+    return launch(
+        model, data, out, "--max_steps", "6", "--save_steps", "2", "--eval_strategy", "no",
+        "--answer_only_logits", "true", "--train_sampling_strategy", "group_by_length", *args, env=env,
+    )  # fmt: skip
+
+
+def _adapter(folder):
+    return load_file(folder / "adapter_model.safetensors")
+
+
+@pytest.mark.slow
+def test_a_run_killed_mid_save_resumes_to_the_weights_of_an_uninterrupted_one(
+    tiny_model_dir, dataset, tmp_path
+):
+    whole = tmp_path / "whole"
+    ok(_run(tiny_model_dir, dataset, whole))
+    cut = tmp_path / "cut"
+    killed = _run(tiny_model_dir, dataset, cut, env=train_env(tmp_path, MCIP_KILL_DURING_SAVE="4"))
+    assert killed.returncode != 0
+    assert (cut / "checkpoint-4").is_dir() and not (cut / "checkpoint-4/mcip_checkpoint.json").exists()
+    resumed = ok(_run(tiny_model_dir, dataset, cut))
+    text = resumed.stdout + resumed.stderr
+    assert "checkpoint-4: its save never finished" in text and "resuming from" in text
+    assert "checkpoint-2" in text.split("resuming from", 1)[1].splitlines()[0]
+    assert list((cut / "incomplete").iterdir())  # the unfinished save is set aside, not deleted
+    # same data order, same optimizer and scheduler: the same losses step by step, and the same final weights
+    want = {e["step"]: e["loss"] for e in log_history(whole) if "loss" in e}
+    got = {e["step"]: e["loss"] for e in log_history(cut) if "loss" in e}
+    assert got.keys() == want.keys() == set(range(1, 7))
+    assert got == pytest.approx(want, rel=1e-4)
+    a, b = _adapter(whole), _adapter(cut)
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-6)
+    marker = json.loads((cut / "checkpoint-6/mcip_checkpoint.json").read_text())
+    assert marker["step"] == 6 and len(marker["sittings"]) == 2 and marker["train_seconds"] > 0
+
+
+@pytest.mark.slow
+def test_a_shipped_guardian_warm_starts_a_run_whose_checkpoints_are_gone(tiny_model_dir, dataset, tmp_path):
+    from train.ship import main as ship_main
+
+    run = tmp_path / "run"
+    ok(_run(tiny_model_dir, dataset, run, "--max_steps", "4"))
+    shipped = tmp_path / "guardians" / "tiny"
+    assert ship_main(["--run", str(run), "--out", str(shipped), "--base", str(tiny_model_dir)]) == 0
+    weights = _adapter(shipped)
+    assert all(v.dtype == torch.bfloat16 for v in weights.values())
+    assert json.loads((shipped / "trainer_state.json").read_text())["global_step"] == 4
+    shutil.rmtree(run)  # runs/ did not survive the sitting
+    proc = ok(_run(tiny_model_dir, dataset, run, "--max_steps", "6", "--warm_start", str(shipped)))
+    assert "warm start from" in proc.stdout + proc.stderr
+    steps = [e["step"] for e in log_history(run) if "loss" in e]
+    assert steps[-2:] == [5, 6] and 4 in steps  # the shipped history, then the new steps
+    # the schedule continues where the shipped run stopped, not from its warm-up
+    whole = tmp_path / "whole"
+    ok(_run(tiny_model_dir, dataset, whole, "--max_steps", "6"))
+    lr = {e["step"]: e["learning_rate"] for e in log_history(run) if "loss" in e}
+    want = {e["step"]: e["learning_rate"] for e in log_history(whole) if "loss" in e}
+    assert lr[5] == pytest.approx(want[5]) and lr[6] == pytest.approx(want[6])
+    trained = _adapter(run)
+    assert any(not torch.equal(trained[k].to(torch.bfloat16), weights[k]) for k in weights)
+
+
+def test_ship_refuses_an_unfinished_checkpoint_with_a_clear_message(tmp_path, capsys):
+    from train.ship import main as ship_main
+
+    (tmp_path / "checkpoint-3").mkdir(parents=True)
+    (tmp_path / "checkpoint-3/adapter_model.safetensors").write_bytes(b"")
+    code = ship_main(["--checkpoint", str(tmp_path / "checkpoint-3"), "--out", str(tmp_path / "g")])
+    assert code == 2 and "its save never finished" in capsys.readouterr().err
+    assert not (tmp_path / "g").exists()

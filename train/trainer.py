@@ -1,0 +1,241 @@
+"""The guardian's trainer: TRL's ``SFTTrainer`` with a cheaper step and checkpoints that survive a kill.
+
+Why a cheaper step: a guardian's answer is about ten tokens after a log of about a thousand. TRL projects the
+hidden state of every position through the 49k-word LM head (its fused head scores only the labelled positions on
+Triton devices; on CPU it scores them all) and then computes entropy and token accuracy over them. Here, with
+``answer_only_logits``, the head and the loss run only where a label is trained: the same loss, without the
+vocabulary-sized work on the prompt. The per-step completion metrics are kept behind ``completion_metrics``.
+
+Why markers: ``transformers`` writes a checkpoint file by file into its final folder, so a run killed mid-save
+leaves a folder that looks like a checkpoint and fails to resume. Each finished save here ends with an atomic
+``mcip_checkpoint.json``; resuming takes the newest checkpoint that has one and sets unfinished ones aside.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import shutil
+import signal
+import time
+from pathlib import Path
+
+import torch
+from transformers import TrainerCallback
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+from transformers.utils import ModelOutput
+from trl import SFTTrainer
+
+from mcip.io import atomic_write
+from mcip.prompt import PromptFormat
+
+logger = logging.getLogger("mcip.sft")
+MARKER = "mcip_checkpoint.json"
+KILL_DURING_SAVE = "MCIP_KILL_DURING_SAVE"  # a step number: the process dies there before the marker (tests)
+
+
+def add_answer_head(model) -> None:
+    """Let ``model(..., labels=labels, answer_only=True)`` run the LM head on labelled positions only.
+
+    The forward stays the model's own otherwise (generation is unchanged). It is patched on the causal LM itself,
+    below any PEFT or DDP wrapper, so the call still goes through those wrappers (DDP needs its own forward)."""
+    inner = model.forward
+    backbone = getattr(model, model.base_model_prefix)
+
+    @functools.wraps(type(model).forward)
+    def forward(*args, answer_only: bool = False, labels=None, num_items_in_batch=None, **kwargs):
+        if not answer_only:
+            if labels is not None:
+                kwargs["labels"] = labels
+            if num_items_in_batch is not None:
+                kwargs["num_items_in_batch"] = num_items_in_batch
+            return inner(*args, **kwargs)
+        kwargs["use_cache"] = False
+        hidden = backbone(*args, **kwargs).last_hidden_state[:, :-1]
+        targets = labels[:, 1:].to(hidden.device)
+        mask = targets != -100
+        logits = model.get_output_embeddings()(hidden[mask]).float()
+        loss = torch.nn.functional.cross_entropy(logits, targets[mask], reduction="sum")
+        count = mask.sum().clamp(min=1) if num_items_in_batch is None else num_items_in_batch
+        return ModelOutput(loss=loss / count)
+
+    model.forward = forward
+
+
+class GuardianTrainer(SFTTrainer):
+    """``SFTTrainer`` with the answer-only head (``args.answer_only_logits``) and marked checkpoints."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if getattr(self.args, "answer_only_logits", False):
+            model = self.model
+            add_answer_head(model.get_base_model() if hasattr(model, "get_base_model") else model)
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        if not self.args.answer_only_logits or self.args.completion_metrics or not model.training:
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        outputs = model(**inputs, answer_only=True, num_items_in_batch=num_items_in_batch)
+        loss = outputs.loss
+        if self.args.average_tokens_across_devices and num_items_in_batch is not None:
+            loss = (
+                loss * self.accelerator.num_processes
+            )  # as Trainer.compute_loss: DDP averages the gradients
+        return (loss, outputs) if return_outputs else loss
+
+
+def complete_checkpoints(output_dir: str | Path) -> list[Path]:
+    """Checkpoints whose save finished (they hold the marker), oldest first."""
+    folder = Path(output_dir)
+    if not folder.is_dir():
+        return []
+    found = [p for p in folder.glob(f"{PREFIX_CHECKPOINT_DIR}-*") if (p / MARKER).is_file()]
+    return sorted(found, key=lambda p: int(p.name.rsplit("-", 1)[1]))
+
+
+def resume_point(output_dir: str | Path) -> Path | None:
+    """The newest finished checkpoint; unfinished ones (a kill mid-save) are moved to ``incomplete/`` and named."""
+    folder = Path(output_dir)
+    if not folder.is_dir():
+        return None
+    for path in folder.glob(f"{PREFIX_CHECKPOINT_DIR}-*"):
+        if path.is_dir() and not (path / MARKER).is_file():
+            aside = folder / "incomplete" / f"{path.name}-{int(time.time())}"
+            aside.parent.mkdir(exist_ok=True)
+            logger.warning("%s: its save never finished (no %s); set aside in %s", path, MARKER, aside)
+            shutil.move(str(path), aside)
+    done = complete_checkpoints(folder)
+    return done[-1] if done else None
+
+
+def warm_start(output_dir: str | Path, shipped: str | Path) -> Path | None:
+    """A checkpoint built from a shipped guardian (``guardians/<name>/``), for a run whose own checkpoints are gone.
+
+    The adapter and the trainer state (step, data position, log) come back; the optimizer and RNG states do not
+    ship (they would triple the folder), so Adam's moments restart, and ``ScheduleCatchUp`` moves the learning-rate
+    schedule back to the shipped step."""
+    shipped = Path(shipped)
+    state = shipped / "trainer_state.json"
+    if not (shipped / "adapter_model.safetensors").is_file() or not state.is_file():
+        return None
+    step = json.loads(state.read_text())["global_step"]
+    target = Path(output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{step}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    for name in (
+        "adapter_model.safetensors",
+        "adapter_config.json",
+        "trainer_state.json",
+        "mcip_prompt.json",
+    ):
+        if (shipped / name).is_file():
+            shutil.copy2(shipped / name, tmp / name)
+    before = {k: v for k, v in read_marker(shipped).items() if k in ("train_seconds", "sittings")}
+    _mark(tmp, step, warm_start=str(shipped), **before)
+    tmp.rename(target)
+    logger.info("warm start from %s at step %d (optimizer state restarts)", shipped, step)
+    return target
+
+
+def _mark(folder: Path, step: int, **extra) -> None:
+    with atomic_write(folder / MARKER) as fh:
+        json.dump({"step": step, "time": time.strftime("%Y-%m-%dT%H:%M:%S"), **extra}, fh)
+
+
+def read_marker(checkpoint: str | Path | None) -> dict:
+    path = Path(checkpoint) / MARKER if checkpoint else None
+    return json.loads(path.read_text()) if path and path.is_file() else {}
+
+
+class CheckpointCallback(TrainerCallback):
+    """After every save: the prompt format (so a checkpoint evaluates as it was trained), then the marker, which
+    also carries the training wall time of every sitting so far and the CPU of this one."""
+
+    def __init__(self, prompt_format: PromptFormat, resumed: str | Path | None = None):
+        self.prompt_format = prompt_format
+        before = read_marker(resumed)
+        self.seconds_before = float(before.get("train_seconds", 0.0))
+        self.sittings = before.get("sittings", [])
+        self.start = time.monotonic()
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.start = time.monotonic()
+
+    def on_save(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            folder = Path(args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}"
+            if folder.is_dir():
+                from train.precision import cpu_model
+
+                self.prompt_format.save(folder)
+                if os.environ.get(KILL_DURING_SAVE) == str(state.global_step):  # tests: a kill mid-save
+                    os.kill(os.getpid(), signal.SIGKILL)
+                spent = time.monotonic() - self.start
+                sitting = {"device": cpu_model() if args.use_cpu else "cuda", "seconds": round(spent, 1)}
+                _mark(
+                    folder,
+                    state.global_step,
+                    train_seconds=round(self.seconds_before + spent, 1),
+                    sittings=[*self.sittings, sitting],
+                )
+
+
+class SaveEveryMinutes(TrainerCallback):
+    """A checkpoint every ``minutes`` of wall time (a killed run loses at most that), on top of ``save_steps``."""
+
+    def __init__(self, minutes: float):
+        self.seconds = minutes * 60
+        self.last = time.monotonic()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if time.monotonic() - self.last >= self.seconds:
+            control.should_save = True
+        return control
+
+    def on_save(self, args, state, control, **kwargs):
+        self.last = time.monotonic()
+
+
+class ScheduleCatchUp(TrainerCallback):
+    """After a warm start (no ``scheduler.pt``), step the learning-rate schedule to the resumed step."""
+
+    def __init__(self, checkpoint: Path | None):
+        self.checkpoint = checkpoint
+
+    def on_train_begin(self, args, state, control, lr_scheduler=None, **kwargs):
+        if self.checkpoint and lr_scheduler is not None and not (self.checkpoint / "scheduler.pt").is_file():
+            for _ in range(state.global_step):
+                lr_scheduler.step()
+
+
+class Progress(TrainerCallback):
+    """One line per log: step, examples seen, this sitting's pace and the time left at that pace."""
+
+    def __init__(self):
+        self.start = self.start_step = None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.start, self.start_step = time.monotonic(), state.global_step
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero or self.start is None or "loss" not in (logs or {}):
+            return
+        done = state.global_step - self.start_step
+        elapsed = time.monotonic() - self.start
+        per_step = elapsed / max(done, 1)
+        left = (state.max_steps - state.global_step) * per_step
+        examples = (
+            state.global_step * args.train_batch_size * args.gradient_accumulation_steps * args.world_size
+        )
+        logger.info(
+            "progress: step %d/%d, %d examples, loss %.4f, %.1f s/step this sitting, ETA %s",
+            state.global_step,
+            state.max_steps,
+            examples,
+            logs["loss"],
+            per_step,
+            f"{int(left // 3600)}h{int(left % 3600 // 60):02d}m",
+        )
