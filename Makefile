@@ -16,7 +16,8 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 SMOLLM2 := models/smollm2-135m-instruct
 
-.PHONY: install models data train eval export push push-data demo test test-fast lint format render clean agentdojo-eval
+.PHONY: install models data train eval export push push-data demo test test-fast lint format render clean agentdojo-eval \
+	guardian guardian-status guardian-stop guardian-ship
 
 install: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
@@ -95,28 +96,81 @@ push-data: $(STAMP)
 	@test -n "$(DATA_REPO)" || { echo "make push-data: set DATA_REPO=user/name" >&2; exit 2; }
 	$(PY) -m train.hub dataset $(DATA_DIR) --repo $(DATA_REPO) $(if $(PRIVATE),--private) $(if $(DRY_RUN),--dry-run)
 
-# The main job on embedded defaults, from a fresh clone: install, offline model, a small dataset, LoRA training,
-# evaluation on test and test_unseen (fast first-token scoring), a verified export with its card, a summary.
-# About 19 minutes on a 2-core CPU (measured on a fresh clone, install included). On one GPU, still offline (SmolLM2, full fine-tuning):
+# The reference guardian, trained on this machine in the background (README, "The reference guardian"). Run again
+# after a stop, a kill or a new sitting: it resumes from its newest finished checkpoint, or warm-starts from the
+# shipped guardians/$(GUARDIAN) when runs/ is gone. Progress and ETA: make guardian-status.
+GUARDIAN ?= smollm2-135m-mcip-cpu
+GUARDIAN_RECIPE ?= recipes/smollm2-135m/guardian_cpu.yaml
+GUARDIAN_RUN ?= runs/guardian
+GUARDIAN_EVAL_N ?= 1000
+guardian: $(STAMP) models $(DATA_DIR)/dataset_dict.json
+	@mkdir -p $(GUARDIAN_RUN)
+	@if [ -f $(GUARDIAN_RUN)/pid ] && kill -0 $$(cat $(GUARDIAN_RUN)/pid) 2>/dev/null; then \
+		echo "make guardian: already training (pid $$(cat $(GUARDIAN_RUN)/pid)); make guardian-status"; exit 0; fi
+	@TOKENIZERS_PARALLELISM=false setsid nohup $(BIN)/accelerate launch --config_file accelerate_configs/cpu.yaml \
+		-m train.sft --config $(GUARDIAN_RECIPE) --dataset_name $(DATA_DIR) --output_dir $(GUARDIAN_RUN) \
+		--warm_start guardians/$(GUARDIAN) $(TRAIN_ARGS) >> $(GUARDIAN_RUN)/train.log 2>&1 < /dev/null & \
+		echo $$! > $(GUARDIAN_RUN)/pid
+	@echo "training in the background (pid $$(cat $(GUARDIAN_RUN)/pid), log $(GUARDIAN_RUN)/train.log):"
+	@echo "  make guardian-status   progress and ETA"
+	@echo "  make guardian-stop     stop it (it resumes where it stopped on the next make guardian)"
+	@echo "  make guardian-ship     evaluate the newest checkpoint and ship it to guardians/$(GUARDIAN)"
+
+guardian-status:
+	@if [ -f $(GUARDIAN_RUN)/pid ] && kill -0 $$(cat $(GUARDIAN_RUN)/pid) 2>/dev/null; then \
+		echo "training (pid $$(cat $(GUARDIAN_RUN)/pid))"; else echo "not training"; fi
+	@grep -ao "progress: .*\|resuming from .*\|warm start from .*\|error: .*" $(GUARDIAN_RUN)/train.log 2>/dev/null | tail -n 4 || true
+	@ls -d $(GUARDIAN_RUN)/checkpoint-* 2>/dev/null | tail -n 3 || true
+
+guardian-stop:
+	@if [ -f $(GUARDIAN_RUN)/pid ] && kill -0 $$(cat $(GUARDIAN_RUN)/pid) 2>/dev/null; then \
+		kill -- -$$(cat $(GUARDIAN_RUN)/pid) && echo "stopped; make guardian resumes it"; else echo "not training"; fi
+
+# Evaluate the newest finished checkpoint on test and test_unseen (GUARDIAN_EVAL_N items each) and ship it.
+guardian-ship: $(STAMP) models
+	@ckpt=$$($(PY) -c "from train.trainer import resume_point; print(resume_point('$(GUARDIAN_RUN)') or '')"); \
+	test -n "$$ckpt" || { echo "make guardian-ship: no finished checkpoint in $(GUARDIAN_RUN)" >&2; exit 2; }; \
+	for split in test test_unseen; do \
+		$(PY) -m train.evaluate --model $$ckpt --data $(DATA_DIR) --split $$split --mode fast \
+			--limit $(GUARDIAN_EVAL_N) --output $$ckpt/eval/$$split || exit 1; \
+	done; \
+	$(PY) -m train.evaluate --model $$ckpt --data tests/fixtures/clear_cut.jsonl --mode fast \
+		--output $$ckpt/eval/clear_cut || exit 1; \
+	$(PY) -m train.ship --checkpoint $$ckpt --out guardians/$(GUARDIAN) --recipe $(GUARDIAN_RECIPE) \
+		--metrics $$ckpt/eval/test/metrics.json --metrics $$ckpt/eval/test_unseen/metrics.json \
+		--clear-cut $$ckpt/eval/clear_cut/predictions.jsonl
+
+# The main job on embedded defaults, from a fresh clone: install, offline model, a small dataset, the shipped
+# reference guardian evaluated, a short LoRA run of the guardian recipe on the fresh data (its prompts fit: short
+# sessions at the recipe's 640-token budget), its evaluation and verified export, and one table with the shipped
+# guardian, this run and the majority baseline. On one GPU, still offline (SmolLM2, full fine-tuning):
 #   make demo GPU=1 RECIPE=recipes/smollm2-135m/full_gpu.yaml ACCELERATE_CONFIG=accelerate_configs/single_gpu.yaml DEMO_STEPS=300
 # or a 7B model from the Hub: RECIPE=recipes/qwen2.5-7b/lora.yaml
 DEMO_DIR ?= runs/demo
 DEMO_DATA ?= data/mcip-demo
-DEMO_STEPS ?= 48
+DEMO_STEPS ?= 24
 DEMO_EVAL_N ?= 150
+DEMO_RECIPE ?= $(GUARDIAN_RECIPE)
+SHIPPED := guardians/$(GUARDIAN)
 demo: $(STAMP) models
-	@echo "== 1/4 data: recipes/data/small.yaml -> $(DEMO_DATA)"
+	@echo "== 1/5 data: recipes/data/small.yaml -> $(DEMO_DATA)"
 	@$(MAKE) --no-print-directory data DATA_RECIPE=recipes/data/small.yaml DATA_DIR=$(DEMO_DATA)
-	@echo "== 2/4 train: $(RECIPE), $(DEMO_STEPS) steps -> $(DEMO_DIR)/run"
+	@echo "== 2/5 evaluate the shipped guardian $(SHIPPED) on test and test_unseen ($(DEMO_EVAL_N) items each)"
+	@test -f $(SHIPPED)/adapter_config.json || { echo "make demo: $(SHIPPED) is missing" >&2; exit 2; }
+	@$(MAKE) --no-print-directory eval DATA_DIR=$(DEMO_DATA) RUN_DIR=$(SHIPPED) EVAL_DIR=$(DEMO_DIR)/shipped \
+		EVAL_MODE=fast EVAL_LIMIT=$(DEMO_EVAL_N) EVAL_SPLITS="test test_unseen"
+	@echo "== 3/5 train: $(DEMO_RECIPE), $(DEMO_STEPS) steps -> $(DEMO_DIR)/run"
 	@$(MAKE) --no-print-directory train DATA_RECIPE=recipes/data/small.yaml DATA_DIR=$(DEMO_DATA) RUN_DIR=$(DEMO_DIR)/run \
-		TRAIN_ARGS="--max_steps $(DEMO_STEPS) --eval_strategy no --save_strategy no $(TRAIN_ARGS)"
-	@echo "== 3/4 evaluate on test and test_unseen ($(DEMO_EVAL_N) items each)"
+		RECIPE=$(DEMO_RECIPE) TRAIN_ARGS="--max_steps $(DEMO_STEPS) --max_train_samples 400 --warm_start none \
+		--save_strategy no --save_minutes 0 $(TRAIN_ARGS)"
+	@echo "== 4/5 evaluate this run on test and test_unseen ($(DEMO_EVAL_N) items each)"
 	@$(MAKE) --no-print-directory eval DATA_DIR=$(DEMO_DATA) RUN_DIR=$(DEMO_DIR)/run EVAL_DIR=$(DEMO_DIR)/eval \
 		EVAL_MODE=fast EVAL_LIMIT=$(DEMO_EVAL_N) EVAL_SPLITS="test test_unseen"
-	@echo "== 4/4 export: merge, verify, model card -> $(DEMO_DIR)/export"
+	@echo "== 5/5 export: merge, verify, model card -> $(DEMO_DIR)/export"
 	@$(MAKE) --no-print-directory export RUN_DIR=$(DEMO_DIR)/run EVAL_DIR=$(DEMO_DIR)/eval \
 		EXPORT_DIR=$(DEMO_DIR)/export EVAL_SPLITS="test test_unseen"
-	@$(PY) -m train.summarize --run $(DEMO_DIR)/run --eval $(DEMO_DIR)/eval --export $(DEMO_DIR)/export --data $(DEMO_DATA)
+	@$(PY) -m train.summarize --run $(DEMO_DIR)/run --eval $(DEMO_DIR)/eval --export $(DEMO_DIR)/export --data $(DEMO_DATA) \
+		--shipped $(DEMO_DIR)/shipped --shipped-name "shipped $(GUARDIAN)"
 
 # The external benchmark: AgentDojo's suites as MCIP records (evaluation only), scored for the zero-shot base and
 # any guardian: make agentdojo-eval AGENTDOJO_ARGS="--model guardians/NAME"

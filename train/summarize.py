@@ -20,18 +20,21 @@ def _cells(m: dict) -> str:
     )
 
 
-def table(eval_dir: Path) -> list[str]:
-    lines = [
-        "| split | model | RR acc | RR macro-F1 | SA acc | SA macro-F1 | AUPRC |",
-        "|---|---|---|---|---|---|---|",
-    ]
+HEADER = [
+    "| split | model | RR acc | RR macro-F1 | SA acc | SA macro-F1 | AUPRC |",
+    "|---|---|---|---|---|---|---|",
+]
+
+
+def table(eval_dir: Path, name: str = "guardian", baselines: bool = True) -> list[str]:
+    lines = []
     for metrics_file in sorted(eval_dir.glob("*/metrics*.json")):
         m = json.loads(metrics_file.read_text())
         split = m.get("split", metrics_file.parent.name)
-        lines.append(f"| {split} (n={m['n']}) | guardian ({m.get('mode', '')}) | {_cells(m)} |")
-        if metrics_file.name == "metrics.json":
-            for name, base in m.get("baselines", {}).items():
-                lines.append(f"| {split} | {name.replace('_', ' ')} baseline | {_cells(base)} |")
+        lines.append(f"| {split} (n={m['n']}) | {name} ({m.get('mode', '')}) | {_cells(m)} |")
+        if baselines and metrics_file.name == "metrics.json":
+            for base_name, base in m.get("baselines", {}).items():
+                lines.append(f"| {split} | {base_name.replace('_', ' ')} baseline | {_cells(base)} |")
     return lines
 
 
@@ -41,6 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval", default=None, help="evaluation folder (default: RUN/eval)")
     parser.add_argument("--export", default=None)
     parser.add_argument("--data", default=None)
+    parser.add_argument(
+        "--shipped", default=None, help="evaluation folder of the shipped guardian, shown first"
+    )
+    parser.add_argument("--shipped-name", default="shipped guardian")
     args = parser.parse_args(argv)
     run = Path(args.run)
     eval_dir = Path(args.eval) if args.eval else run / "eval"
@@ -53,7 +60,9 @@ def main(argv: list[str] | None = None) -> int:
                 "",
                 "MCIP guardian: results (RR = 11-way risk resistance, SA = binary safety awareness)",
                 "",
-                *table(eval_dir),
+                *HEADER,
+                *(table(Path(args.shipped), args.shipped_name, baselines=False) if args.shipped else []),
+                *table(eval_dir, "this run" if args.shipped else "guardian"),
                 "",
             ]
         )

@@ -1,0 +1,169 @@
+"""Ship a guardian in the repository: a training checkpoint becomes ``guardians/<name>/``, which loads with nothing
+but ``make models`` (the offline base) and from which a later sitting continues training (a warm start).
+
+    python -m train.ship --run runs/guardian --out guardians/smollm2-135m-mcip-cpu \\
+        --metrics runs/guardian/eval/test/metrics.json --metrics runs/guardian/eval/test_unseen/metrics.json
+
+The folder is written whole or not at all: the adapter in bf16 (refused over the size cap), its config naming the
+offline base by a path relative to the repository, ``mcip_prompt.json``, the trainer state (step and data position
+for a warm start), the marker with the wall time and CPU of every sitting, the metrics it was shipped with, the
+command and recipe, and a card.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import shutil
+import sys
+from pathlib import Path
+
+from mcip.io import atomic_dir
+from train.trainer import MARKER, read_marker, resume_point
+
+MAX_ADAPTER_MIB = 16
+BASE_IN_REPO = "models/smollm2-135m-instruct"  # what `make models` writes; a shipped adapter names it
+COPIED = ("mcip_prompt.json", "trainer_state.json", MARKER)
+
+
+class ShipError(ValueError):
+    pass
+
+
+def _metrics_row(m: dict) -> str:
+    rr, sa = m["risk_resistance"], m["safety_awareness"]
+    major = m["baselines"]["majority"]["risk_resistance"]["macro_f1"]
+    hard = m.get("hard_negatives", {}).get("flagged_rate")
+    return (
+        f"| {m.get('split', '?')} | {m['n']} | {rr['macro_f1']:.3f} | {rr['accuracy']:.3f} | {sa['macro_f1']:.3f} "
+        f"| {major:.3f} | {'-' if hard is None else f'{hard:.3f}'} | {m.get('truncated_share', '-')} |"
+    )
+
+
+def card(name: str, marker: dict, state: dict, metrics: list[dict], recipe: str | None) -> str:
+    hours = marker.get("train_seconds", 0) / 3600
+    devices = sorted({s["device"] for s in marker.get("sittings", [])}) or ["(not recorded)"]
+    lines = [
+        f"# {name}",
+        "",
+        "A LoRA adapter on SmolLM2-135M-Instruct that reads an MCP agent's interaction log and answers `safe` or",
+        "`unsafe` with the MCIP choice (A-K). Trained on the CPU with `make guardian`; it loads offline from the",
+        f"repository (`make models`, then `--model guardians/{name}` or `--guardian guardians/{name}`).",
+        "",
+        "## Training",
+        "",
+        f"- steps: {state.get('global_step')} of {state.get('max_steps')}, "
+        f"{state.get('global_step', 0) * state.get('train_batch_size', 0)} examples",
+        f"- wall time: {hours:.2f} h over {len(marker.get('sittings', []))} sitting(s), on {', '.join(devices)}",
+        f"- recipe: `{recipe}`" if recipe else "- recipe: (not recorded)",
+        "",
+        "## Evaluation (fast first-token scoring, the saved prompt format)",
+        "",
+    ]
+    if metrics:
+        lines += [
+            "| split | n | RR macro-F1 | RR accuracy | SA macro-F1 | majority RR macro-F1 | hard negatives "
+            "flagged | prompts cut |",
+            "|---|---|---|---|---|---|---|---|",
+            *(_metrics_row(m) for m in metrics),
+        ]
+    else:
+        lines.append("Not evaluated when shipped.")
+    lines += [
+        "",
+        "Data: the project's own synthetic splits (`make data`, `recipes/data/default.yaml`); `test_unseen` holds",
+        "servers never seen in training. This is a work in progress: see the README's learning curve for where it",
+        "stands against the target.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def ship(
+    checkpoint: Path,
+    out: Path,
+    metrics: list[Path],
+    recipe: str | None,
+    base: str = BASE_IN_REPO,
+    clear_cut: Path | None = None,
+) -> Path:
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    if not (checkpoint / "adapter_model.safetensors").is_file():
+        raise ShipError(f"{checkpoint}: no adapter_model.safetensors (only LoRA adapters ship)")
+    if not (checkpoint / MARKER).is_file():
+        raise ShipError(f"{checkpoint}: no {MARKER}: its save never finished")
+    loaded = []
+    for path in metrics:
+        try:
+            loaded.append(json.loads(path.read_text()))
+        except (OSError, json.JSONDecodeError) as err:
+            raise ShipError(f"{path}: cannot read metrics ({err})") from None
+    with atomic_dir(out) as tmp:
+        weights = {
+            k: v.to(torch.bfloat16).contiguous()
+            for k, v in load_file(checkpoint / "adapter_model.safetensors").items()
+        }
+        save_file(weights, tmp / "adapter_model.safetensors", metadata={"format": "pt"})
+        size = (tmp / "adapter_model.safetensors").stat().st_size / 2**20
+        if size > MAX_ADAPTER_MIB:
+            raise ShipError(f"the adapter is {size:.1f} MiB in bf16, over the {MAX_ADAPTER_MIB} MiB cap")
+        config = json.loads((checkpoint / "adapter_config.json").read_text())
+        config["base_model_name_or_path"] = base
+        (tmp / "adapter_config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+        for name in COPIED:
+            if (checkpoint / name).is_file():
+                shutil.copy2(checkpoint / name, tmp / name)
+        for path, m in zip(metrics, loaded, strict=True):
+            shutil.copy2(path, tmp / f"metrics_{m.get('split', path.parent.name)}.json")
+        (tmp / "COMMAND").write_text(shlex.join(["python", "-m", "train.ship", *sys.argv[1:]]) + "\n")
+        if (
+            clear_cut
+        ):  # what it answers on tests/fixtures/clear_cut.jsonl: tests hold every later change to it
+            shutil.copy2(clear_cut, tmp / "clear_cut_predictions.jsonl")
+        if recipe and Path(recipe).is_file():
+            shutil.copy2(recipe, tmp / "recipe.yaml")
+        state = json.loads((checkpoint / "trainer_state.json").read_text())
+        (tmp / "README.md").write_text(card(out.name, read_marker(checkpoint), state, loaded, recipe))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--run", help="a training output folder: its newest finished checkpoint ships")
+    parser.add_argument("--checkpoint", help="ship this checkpoint instead")
+    parser.add_argument("--out", required=True, help="guardians/<name>")
+    parser.add_argument("--metrics", action="append", default=[], help="metrics.json of an evaluation")
+    parser.add_argument("--recipe", default=None, help="the recipe it was trained with (copied beside it)")
+    parser.add_argument("--base", default=BASE_IN_REPO, help="the base the shipped adapter names")
+    parser.add_argument(
+        "--clear-cut", default=None, help="predictions.jsonl of its evaluation on the clear-cut set"
+    )
+    args = parser.parse_args(argv)
+    checkpoint = Path(args.checkpoint) if args.checkpoint else (resume_point(args.run) if args.run else None)
+    if checkpoint is None:
+        print(f"error: {args.run or '--run'}: no finished checkpoint to ship", file=sys.stderr)
+        return 2
+    try:
+        out = ship(
+            checkpoint,
+            Path(args.out),
+            [Path(p) for p in args.metrics],
+            args.recipe,
+            args.base,
+            Path(args.clear_cut) if args.clear_cut else None,
+        )
+    except ShipError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    size = (out / "adapter_model.safetensors").stat().st_size / 2**20
+    print(f"shipped {checkpoint} -> {out} ({size:.1f} MiB adapter)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
