@@ -150,7 +150,8 @@ DEMO_DIR ?= runs/demo
 DEMO_DATA ?= data/mcip-demo
 DEMO_STEPS ?= 24
 DEMO_EVAL_N ?= 150
-DEMO_RECIPE ?= $(GUARDIAN_RECIPE)
+# RECIPE=... on the command line (a GPU recipe) trains the demo with it instead
+DEMO_RECIPE ?= $(if $(filter command line,$(origin RECIPE)),$(RECIPE),$(GUARDIAN_RECIPE))
 SHIPPED := guardians/$(GUARDIAN)
 demo: $(STAMP) models
 	@echo "== 1/5 data: recipes/data/small.yaml -> $(DEMO_DATA)"
@@ -161,7 +162,7 @@ demo: $(STAMP) models
 		EVAL_MODE=fast EVAL_LIMIT=$(DEMO_EVAL_N) EVAL_SPLITS="test test_unseen"
 	@echo "== 3/5 train: $(DEMO_RECIPE), $(DEMO_STEPS) steps -> $(DEMO_DIR)/run"
 	@$(MAKE) --no-print-directory train DATA_RECIPE=recipes/data/small.yaml DATA_DIR=$(DEMO_DATA) RUN_DIR=$(DEMO_DIR)/run \
-		RECIPE=$(DEMO_RECIPE) TRAIN_ARGS="--max_steps $(DEMO_STEPS) --max_train_samples 400 --warm_start none \
+		RECIPE=$(DEMO_RECIPE) TRAIN_ARGS="--max_steps $(DEMO_STEPS) --warm_start none \
 		--save_strategy no --save_minutes 0 $(TRAIN_ARGS)"
 	@echo "== 4/5 evaluate this run on test and test_unseen ($(DEMO_EVAL_N) items each)"
 	@$(MAKE) --no-print-directory eval DATA_DIR=$(DEMO_DATA) RUN_DIR=$(DEMO_DIR)/run EVAL_DIR=$(DEMO_DIR)/eval \

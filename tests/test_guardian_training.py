@@ -166,3 +166,17 @@ def test_ship_refuses_an_unfinished_checkpoint_with_a_clear_message(tmp_path, ca
     code = ship_main(["--checkpoint", str(tmp_path / "checkpoint-3"), "--out", str(tmp_path / "g")])
     assert code == 2 and "its save never finished" in capsys.readouterr().err
     assert not (tmp_path / "g").exists()
+
+
+@pytest.mark.slow
+def test_frozen_bf16_base_trains_fp32_adapters_on_a_bf16_base(tiny_model_dir, dataset, tmp_path):
+    """Forced here (this CPU may lack native bf16, where auto keeps float32): the base loads in bf16, the adapters
+    stay float32, and the run records it."""
+    out = tmp_path / "bf16base"
+    proc = ok(_run(tiny_model_dir, dataset, out, "--max_steps", "2", "--frozen_bf16_base", "true"))
+    assert "frozen bf16 base, float32 LoRA adapters" in proc.stdout + proc.stderr
+    meta = json.loads((out / "mcip_run.json").read_text())
+    assert meta["precision"]["frozen_bf16_base"] is True and meta["precision"]["bf16"] is False
+    weights = _adapter(out)
+    assert weights and all(v.dtype == torch.float32 for v in weights.values())
+    assert any("lora_B" in k and v.abs().sum() > 0 for k, v in weights.items())
