@@ -4,6 +4,7 @@
     mcip-guard proxy --guardian DIR [--policy FILE] [--audit-log FILE] -- python my_server.py
     mcip-guard proxy --guardian DIR --upstream http://127.0.0.1:8000/mcp
     mcip-guard hook --guardian DIR [--policy FILE]        # Claude-Code-style PreToolUse hook: JSON on stdin
+    mcip-guard check --guardian DIR [--policy FILE]       # time a pass here; suggest a deadline_ms
     mcip-guard check-policy FILE
 
 Bad input exits with code 2 and one line naming the file, record and field.
@@ -69,7 +70,11 @@ def cmd_review(args) -> int:
                     "action": policy.action_for(review.p_unsafe or 0.0, review.top_risk),
                     **review.to_dict(),
                 }
-                if traj.label is not None:
+                # a gold label is a person's: never the guardian verdict an audit log (or an old one) carries
+                if traj.label is not None and (traj.meta or {}).get("label_source") not in (
+                    "guardian",
+                    "unlabelled",
+                ):
                     row["gold"] = traj.label
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
                 out.flush()
@@ -82,11 +87,23 @@ def cmd_review(args) -> int:
     return 0
 
 
+def _exit_on_start_error(err: BaseException) -> None:
+    """The upstream did not start: say why and exit now (the SDK's stdin reader thread would hold the process
+    until the client closes its end)."""
+    import os
+
+    print(f"error: mcip-guard proxy: {err}", file=sys.stderr, flush=True)
+    sys.stdout.flush()
+    os._exit(1)
+
+
 def cmd_proxy(args) -> int:
     import anyio
 
     from guard.gate import GuardianLoader
+    from guard.guardian import missing_guardian
     from guard.proxy import GuardedProxy, ProxyConfig, say
+    from guard.upstream import UpstreamStartError
 
     command = [c for c in args.command if c != "--"] if args.command else None
     if bool(command) == bool(args.upstream):
@@ -98,7 +115,26 @@ def cmd_proxy(args) -> int:
     policy = load_policy(args.policy)
     if policy.fail_open:
         say(f"WARNING: policy {policy.source} is fail-open: calls run unreviewed when the guardian fails")
-    loader = GuardianLoader(_guardian_factory(args), args.guardian or args.api_model or args.api_base)
+    missing = None if args.api_base else missing_guardian(args.guardian)
+    if missing:  # a typo in the path: refuse to start, rather than block (or pass) every call later
+        print(f"error: mcip-guard proxy: {missing}", file=sys.stderr)
+        return 2
+
+    def load_failed(err: BaseException) -> None:
+        then = "calls run UNREVIEWED (fail_mode: open)" if policy.fail_open else "every call is blocked"
+        say(f"ERROR: the guardian failed to load: {type(err).__name__}: {err}. Until restarted, {then}.")
+
+    def ready(measured: dict) -> None:
+        if measured:
+            say(
+                f"guardian ready; a pass takes {measured['short_pass_s']:.2f} s here "
+                f"({measured['long_pass_s']:.2f} s on a long session): deadline {measured['deadline_ms']} ms (auto)"
+            )
+
+    name = args.guardian or args.api_model or args.api_base
+    loader = GuardianLoader(
+        _guardian_factory(args), name, on_error=load_failed, calibrate=policy.deadline_auto, on_ready=ready
+    )
     cfg = ProxyConfig(
         policy=policy,
         upstream_command=command,
@@ -107,16 +143,21 @@ def cmd_proxy(args) -> int:
         pins=args.pins,
         session_file=args.session_file,
         server_name=args.server_name,
+        start_timeout_s=args.start_timeout,
+        on_start_error=_exit_on_start_error,
     )
     try:
         anyio.run(GuardedProxy(cfg, loader).run_stdio)
     except KeyboardInterrupt:
         return 130
-    except BaseException as err:  # the upstream could not start or answer: say so in one line
+    except BaseException as err:  # the upstream could not start or answer: say so
         inner = err
         while len(getattr(inner, "exceptions", ())) == 1:
             inner = inner.exceptions[0]
-        print(f"error: mcip-guard proxy: {type(inner).__name__}: {inner}", file=sys.stderr)
+        if isinstance(inner, UpstreamStartError):
+            print(f"error: mcip-guard proxy: {inner}", file=sys.stderr)
+        else:
+            print(f"error: mcip-guard proxy: {type(inner).__name__}: {inner}", file=sys.stderr)
         return 1
     return 0
 
@@ -125,6 +166,51 @@ def cmd_hook(args) -> int:
     from guard.hook import run_hook
 
     return run_hook(args, _guardian_factory(args))
+
+
+def cmd_check(args) -> int:
+    """Load the guardian, time its pass on this machine, and suggest a deadline for the policy."""
+    import time
+
+    from guard.gate import AUTO_FACTOR, measure
+    from guard.guardian import GuardianError, missing_guardian
+
+    policy = load_policy(args.policy)
+    missing = None if args.api_base else missing_guardian(args.guardian)
+    if missing:
+        print(f"error: {missing}", file=sys.stderr)
+        return 2
+    start = time.perf_counter()
+    try:
+        guardian = _guardian_factory(args)()
+        load_s = time.perf_counter() - start
+        measured = measure(guardian)
+    except GuardianError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    current = policy.model.deadline_ms
+    report = {
+        "guardian": guardian.name,
+        "load_s": round(load_s, 3),
+        **measured,
+        "suggested_deadline_ms": measured["deadline_ms"],
+        "rule": f"{AUTO_FACTOR:g} x the long-session pass, rounded up to 500 ms, at least 2000 ms",
+        "policy": policy.source,
+        "policy_deadline_ms": current,
+    }
+    del report["deadline_ms"]
+    if current != "auto" and current < measured["long_pass_s"] * 1000:
+        report["warning"] = (
+            f"the policy's {current} ms deadline is shorter than a pass here ({measured['long_pass_s']:.2f} s): "
+            "calls will be blocked (fail closed) or run unreviewed (fail open)"
+        )
+    print(json.dumps(report, indent=1))
+    print(
+        f"# put this in the policy, or keep `deadline_ms: auto` to measure at every start:\n"
+        f"deadline_ms: {measured['deadline_ms']}",
+        file=sys.stderr,
+    )
+    return 0
 
 
 def cmd_check_policy(args) -> int:
@@ -150,6 +236,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pins", help="JSON file of pinned tool descriptions, kept across sessions")
     p.add_argument("--session-file", help="JSON file where the host writes the user's request(s)")
     p.add_argument("--server-name", help="name of the upstream server in logs (default: its serverInfo name)")
+    p.add_argument(
+        "--start-timeout",
+        type=float,
+        default=60.0,
+        help="seconds the upstream has to answer initialize and its first tools/list (default 60; 0: no limit)",
+    )
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND ARGS... that starts the upstream")
     p.set_defaults(func=cmd_proxy)
 
@@ -157,6 +249,10 @@ def build_parser() -> argparse.ArgumentParser:
     _guardian_args(p)
     p.add_argument("--audit-log", help="append every reviewed call here as interchange JSONL")
     p.set_defaults(func=cmd_hook)
+
+    p = sub.add_parser("check", help="time the guardian's pass on this machine and suggest a deadline_ms")
+    _guardian_args(p)
+    p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("check-policy", help="validate a policy file and print it with its defaults")
     p.add_argument("file")

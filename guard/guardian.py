@@ -37,6 +37,29 @@ class GuardianError(RuntimeError):
     """The guardian could not give a verdict (it failed to load, or its backend failed)."""
 
 
+def missing_guardian(model: str | None) -> str | None:
+    """Why ``model`` cannot be the local guardian it clearly names (an absolute or ``./``/``~`` path, a path of
+    two or more folders, or one under a folder that exists here), or None: it exists, or may be a Hub id
+    (``org/name``) and only loading it can tell."""
+    if not model:
+        return None
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return None
+    if path.exists():
+        return f"guardian {model!r} is a file, not a model, adapter or export folder"
+    parts = model.replace("\\", "/").split("/")
+    looks_local = (
+        path.is_absolute()
+        or model.startswith((".", "~"))
+        or len(parts) > 2
+        or (len(parts) == 2 and Path(parts[0]).is_dir())
+    )
+    if looks_local:
+        return f"guardian {model!r}: no such folder ({path.resolve()})"
+    return None
+
+
 def guardian_prompter(model: str | None, tokenizer=None, context: int | None = None) -> Prompter:
     """The one place the guard decides how a log becomes a prompt: the model's saved format and the room its
     context leaves (``train.prompting``, the evaluator's rule), so a 10k-token session is cut by the
@@ -119,11 +142,21 @@ class Guardian:
                     api_base, api_model or model, api_key_env, 4, 2, 0.5, timeout, tokenizer=tok
                 )
             elif model:
+                missing = missing_guardian(model)
+                if missing:
+                    raise GuardianError(missing)
                 self.backend = TransformersBackend(model, batch_size)
             else:
                 raise GuardianError("no guardian: pass a model folder, adapter or Hub id, or an api_base")
         except EvalError as err:
             raise GuardianError(str(err)) from None
+        except GuardianError:
+            raise
+        except Exception as err:  # a folder that is not a model, a Hub id not in the cache: say which and why
+            where = "folder" if model and Path(model).expanduser().is_dir() else "Hub id (not a local folder)"
+            raise GuardianError(
+                f"guardian {model!r} ({where}) failed to load: {type(err).__name__}: {err}"
+            ) from err
         self.name = model or api_model or api_base
         self._prompter = guardian_prompter(model, getattr(self.backend, "tokenizer", None))
 

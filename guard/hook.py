@@ -90,12 +90,16 @@ def run_hook(args, factory) -> int:
         lambda: gate.decide(traj, name, None, listed=True, drifted=False, request_known=known)
     )
     if args.audit_log:
-        meta = {**traj.meta, "guard": {"tool": name, **decision.to_dict()}}
-        label = decision.review.label if decision.review else None
-        secrets = env_secrets() if policy.model.redact.env else {}
-        AuditLog(args.audit_log, Redactor(policy.model.redact.arguments, secrets)).write(
-            traj.model_copy(update={"meta": meta, "label": label})
-        )
+        meta = {
+            **traj.meta,
+            "guard": {"tool": name, **decision.to_dict()},
+            # a prediction, never a label: unlabelled until a person labels it
+            "label_source": "unlabelled",
+            "guardian_verdict": decision.review.label if decision.review else None,
+        }
+        red = policy.model.redact
+        redactor = Redactor(red.arguments, env_secrets() if red.env else {}, content=red.content)
+        AuditLog(args.audit_log, redactor).write(traj.model_copy(update={"meta": meta, "label": None}))
     out = {
         "hookSpecificOutput": {
             "hookEventName": "PreToolUse",

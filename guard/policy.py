@@ -4,7 +4,9 @@ A YAML file (every key optional; unknown keys are errors, so a typo never silent
 
     fail_mode: closed          # closed (default): a guardian error or missed deadline blocks the call
                                # open: the call runs; announced at start and logged on every such call
-    deadline_ms: 5000          # per check; the model keeps running in the background but the call is decided
+    deadline_ms: auto          # per check, or `auto` (default): measured on this machine when the guardian loads
+                               # (`mcip-guard check` prints the measurement); the model keeps running in the
+                               # background after a miss, but the call is decided
     load_timeout_ms: 300000    # how long a call waits for the guardian model to finish loading at start
     thresholds:                # on P(unsafe), per predicted risk class; `default` covers the rest
       default: {block: 0.5, ask: 0.3, log: 0.1}
@@ -12,12 +14,14 @@ A YAML file (every key optional; unknown keys are errors, so a typo never silent
     allow_tools: [add]         # never reviewed (still logged); `server.tool` or bare names, shell globs
     deny_tools: ["*delete*"]   # always blocked
     unlisted_tools: block      # a call to a tool the server never listed: block (default) or review
-    unknown_request: review    # no user request known for the session: review (judge without it), ask or block
+    unknown_request: review    # no user request known for the session: review (judge without it), ask or block;
+                               # ask still runs the guardian first (its block stands; the question carries its verdict)
     ask_fallback: block        # `ask` when the client cannot be asked (no elicitation): block (default) or allow
     on_drift: report           # a pinned tool's description or schema changed: report (default) or block
     redact:
       arguments: [password, "*token*"]   # argument keys (globs, any depth) whose values are never logged
       env: true                          # replace secret-looking environment values anywhere in the log
+      content: true                      # replace secrets found by content anywhere (keys, tokens, PEM keys)
 
 Errors name the file and the field: ``policy.yaml: field thresholds.default.block: ...``.
 """
@@ -69,11 +73,12 @@ class Thresholds(_Strict):
 class Redaction(_Strict):
     arguments: list[str] = Field(default_factory=lambda: list(DEFAULT_REDACT_KEYS))
     env: bool = True
+    content: bool = True
 
 
 class PolicyModel(_Strict):
     fail_mode: Literal["closed", "open"] = "closed"
-    deadline_ms: int = Field(5000, gt=0)
+    deadline_ms: int | Literal["auto"] = "auto"
     load_timeout_ms: int = Field(300000, gt=0)
     thresholds: dict[str, Thresholds] = Field(default_factory=lambda: {"default": Thresholds()})
     allow_tools: list[str] = Field(default_factory=list)
@@ -83,6 +88,15 @@ class PolicyModel(_Strict):
     ask_fallback: Literal["block", "allow"] = "block"
     on_drift: Literal["report", "block"] = "report"
     redact: Redaction = Field(default_factory=Redaction)
+
+    @field_validator("deadline_ms", mode="before")
+    @classmethod
+    def _deadline(cls, value):
+        if value == "auto":
+            return value
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ValueError(f"expected a positive number of milliseconds or auto, got {value!r}")
+        return value
 
     @field_validator("thresholds")
     @classmethod
@@ -106,8 +120,13 @@ class Policy:
         return self.model.fail_mode == "open"
 
     @property
-    def deadline_s(self) -> float:
-        return self.model.deadline_ms / 1000
+    def deadline_auto(self) -> bool:
+        return self.model.deadline_ms == "auto"
+
+    @property
+    def deadline_s(self) -> float | None:
+        """The fixed deadline in seconds; None for ``auto`` (the gate takes the loader's measurement)."""
+        return None if self.model.deadline_ms == "auto" else self.model.deadline_ms / 1000
 
     @property
     def load_timeout_s(self) -> float:

@@ -9,9 +9,17 @@ unchanged, except that each ``tools/call`` is first reviewed (``guard.gate``):
   and the reason, so the agent can recover (never a dropped session or a protocol error);
 - ask: an MCP elicitation to the user when the client supports it and can be asked now, else ``ask_fallback``.
 
+Before the guardian's pass is spent, a call's arguments are checked against the tool's ``inputSchema``
+(``guard.gate``), and a stdio upstream whose process has exited is reported as gone.
+
 Each ``tools/list`` answer is pinned and compared (``guard.pins``). Every call is written to the audit log
 (``guard.audit``). An upstream that dies mid-session turns every later call into a clear ``isError`` result; the
 calls before it are already in the log.
+
+Start and stop: the upstream must answer ``initialize`` (and its first ``tools/list``) within ``start_timeout_s``;
+if it exits or times out, the proxy exits with one error naming the command, its exit code and its last stderr
+lines (``guard.upstream``). The client's stdin is read from the start, so a client that goes away while the
+upstream is still starting stops the proxy (and its upstream) at once: no orphans.
 
 Not forwarded (yet): server-to-client requests from the upstream (its own sampling or elicitation), list-changed
 and resource-updated notifications; the upstream's ``InputRequiredResult`` rounds are driven by the proxy's client.
@@ -20,9 +28,11 @@ and resource-updated notifications; the upstream's ``InputRequiredResult`` round
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import secrets
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +49,7 @@ from guard.gate import Decision, Gate, GuardianLoader, risk_name
 from guard.pins import Drift, ToolPins
 from guard.policy import Policy
 from guard.session import REQUEST_META_KEY, Session, SessionFile, result_text
+from guard.upstream import UpstreamProcess, UpstreamStartError, stdio_transport
 
 ASK_KEY = "mcip-guard-approve"
 ASK_SCHEMA = {
@@ -64,6 +75,8 @@ class ProxyConfig:
     server_name: str | None = None
     call_timeout_s: float = 600.0
     ask_timeout_s: float = 300.0
+    start_timeout_s: float = 60.0
+    on_start_error: Callable[[BaseException], None] | None = None  # e.g. report and exit (see run_stdio)
 
 
 def blocked_result(tool: str, d: Decision) -> types.CallToolResult:
@@ -89,11 +102,11 @@ class GuardedProxy:
         self.gate = Gate(cfg.policy, loader)
         self.pins = ToolPins(cfg.pins)
         pol = cfg.policy.model
-        self.audit = (
-            AuditLog(cfg.audit_log, Redactor(pol.redact.arguments, env_secrets() if pol.redact.env else {}))
-            if cfg.audit_log
-            else None
+        redactor = Redactor(
+            pol.redact.arguments, env_secrets() if pol.redact.env else {}, content=pol.redact.content
         )
+        self.audit = AuditLog(cfg.audit_log, redactor) if cfg.audit_log else None
+        self.watch = UpstreamProcess(cfg.upstream_command or []) if cfg.upstream_command else None
         self.session: Session | None = None
         self.upstream: Client | None = None
         self.upstream_dead: str | None = None
@@ -110,7 +123,14 @@ class GuardedProxy:
         cmd = self.cfg.upstream_command or []
         # the upstream gets the proxy's environment: hosts put the server's secrets there (never logged)
         params = StdioServerParameters(command=cmd[0], args=cmd[1:], env=dict(os.environ))
-        return Client(params, cache=None)
+        assert self.watch is not None
+        return Client(stdio_transport(params, self.watch), cache=None)
+
+    def _check_alive(self) -> None:
+        """A stdio upstream whose process has exited is gone: say so before any guardian pass is spent."""
+        if self.upstream_dead is None and self.watch is not None and self.watch.exited:
+            self.upstream_dead = self.watch.describe("is gone (its process exited)").replace("\n", " ")
+            say(self.upstream_dead)
 
     def _upstream_gone(self, err: BaseException) -> str:
         where = self.cfg.upstream_url or " ".join(self.cfg.upstream_command or [])
@@ -160,6 +180,7 @@ class GuardedProxy:
         # the rest of the caller's _meta goes upstream; ours and the SDK-managed keys do not
         fwd = {k: v for k, v in meta.items() if k not in (REQUEST_META_KEY, "progressToken")}
         fwd = {k: v for k, v in fwd.items() if not k.startswith("io.modelcontextprotocol/")}
+        self._check_alive()
         listed = name in self.session.tools
         if not listed and not self.upstream_dead:
             with contextlib.suppress(
@@ -172,6 +193,7 @@ class GuardedProxy:
         if self.upstream_dead:
             decision = Decision("block", self.upstream_dead, "upstream_gone")
         else:
+            tool = self.session.tools.get(name)
             decision = await self.gate.decide(
                 traj,
                 name,
@@ -179,6 +201,8 @@ class GuardedProxy:
                 listed=listed,
                 drifted=(self.session.server, name) in self.drifted,
                 request_known=self.session.request_source != "unknown",
+                schema=tool.inputSchema if tool is not None else None,
+                arguments=args,
             )
         if decision.action == "ask":
             caps = ctx.session.client_capabilities
@@ -226,6 +250,12 @@ class GuardedProxy:
             )
             decision.outcome = {"ran": False, **decision.outcome}
         else:
+            self._check_alive()  # it may have died during the guardian's pass
+            if self.upstream_dead:
+                decision.outcome = {"ran": False, "error": self.upstream_dead, **decision.outcome}
+                result = self._error_result(self.upstream_dead)
+                self._log(call_id, traj, decision, name, result_text(result.content))
+                return result
             try:
                 result = await self.upstream.call_tool(
                     name, args, read_timeout_seconds=self.cfg.call_timeout_s, meta=fwd or None
@@ -255,10 +285,12 @@ class GuardedProxy:
         meta["guard"] = {"tool": tool, **decision.to_dict()}
         meta["drift"] = [d.to_dict() for d in self.pending_drift]
         meta["guardian"] = getattr(self.gate.loader, "name", None)
-        if review is not None:
-            meta["label_source"] = "guardian"
+        # the guardian's verdict is a prediction, never a label: the record stays unlabelled until a person
+        # labels it (mcip/record.py allows no "unlabelled" value, so `label` is left empty)
+        meta["label_source"] = "unlabelled"
+        meta["guardian_verdict"] = review.label if review is not None else None
         self.pending_drift = []
-        record = traj.model_copy(update={"meta": meta, "label": review.label if review else None})
+        record = traj.model_copy(update={"meta": meta, "label": None})
         try:
             self.audit.write(record)
         except OSError as err:
@@ -346,22 +378,90 @@ class GuardedProxy:
             **handlers,
         )
 
-    async def run_stdio(self) -> None:
-        async with self._client() as upstream:
-            self.upstream = upstream
-            info = upstream.server_info
-            name = self.cfg.server_name or (info.name if info and info.name else "upstream")
-            sf = SessionFile(self.cfg.session_file) if self.cfg.session_file else None
-            self.session = Session(name, sf)
-            if upstream.server_capabilities.tools is not None:
-                await self._refresh_tools()  # first sight: pin the tools before any client sees them
-            server = self._server()
-            say(
-                f"guarding {name!r} ({len(self.session.tools)} tools); policy {self.cfg.policy.source}; "
-                f"fail {self.cfg.policy.model.fail_mode}; audit log {self.cfg.audit_log or 'off'}"
+    async def _connected(self, upstream: Client) -> None:
+        """The upstream answered ``initialize``: name the session and pin its tools before any client sees them."""
+        self.upstream = upstream
+        info = upstream.server_info
+        name = self.cfg.server_name or (info.name if info and info.name else "upstream")
+        sf = SessionFile(self.cfg.session_file) if self.cfg.session_file else None
+        self.session = Session(name, sf)
+        if upstream.server_capabilities.tools is not None:
+            await self._refresh_tools()
+
+    def _start_error(self, err: BaseException | None) -> UpstreamStartError:
+        """The error for an upstream that failed to start (``err``) or missed the start timeout (``None``)."""
+        if err is None:
+            what = (
+                f"did not answer `initialize` and `tools/list` within the {self.cfg.start_timeout_s:g} s "
+                "start timeout"
             )
-            async with stdio_server() as (read, write):
-                await server.run(read, write, server.create_initialization_options(NotificationOptions()))
+        else:
+            while len(getattr(err, "exceptions", ())) == 1:
+                err = err.exceptions[0]
+            what = f"failed to start ({type(err).__name__}: {err})"
+        if self.watch is not None:
+            return UpstreamStartError(self.watch.describe(what, stopped=err is None))
+        return UpstreamStartError(f"the upstream MCP server at {self.cfg.upstream_url} {what}")
+
+    async def run_stdio(self) -> None:
+        """Serve the client on stdio. The client's messages are read from the start (and queued while the
+        upstream starts), so a client that goes away is seen at once, even before the upstream answers.
+
+        The start timeout is the deadline of the scope the whole session runs in, lifted once the upstream has
+        answered (cancel scopes must nest with the upstream's task groups). A start failure closes our stdout
+        (a client then sees the connection end), calls ``cfg.on_start_error`` when set (the command line reports
+        it and exits: the SDK's stdin reader is a thread no cancellation reaches), else raises it."""
+        timeout = self.cfg.start_timeout_s
+        async with stdio_server() as (read, write):
+            queue_in, queue_out = anyio.create_memory_object_stream(1000)
+            scope = anyio.CancelScope(deadline=anyio.current_time() + timeout if timeout > 0 else math.inf)
+            started = client_gone = False
+
+            async def pump() -> None:
+                nonlocal client_gone
+                async with queue_in:
+                    async for message in read:
+                        await queue_in.send(message)
+                client_gone = True
+                if not started:
+                    scope.cancel()
+
+            async def fail(err: UpstreamStartError) -> None:
+                await write.aclose()
+                if self.cfg.on_start_error is not None:
+                    self.cfg.on_start_error(err)
+                raise err
+
+            try:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(pump)
+                    with scope:
+                        try:
+                            async with self._client() as upstream:
+                                await self._connected(upstream)
+                                started = True
+                                scope.deadline = math.inf
+                                assert self.session is not None
+                                server = self._server()
+                                say(
+                                    f"guarding {self.session.server!r} ({len(self.session.tools)} tools); "
+                                    f"policy {self.cfg.policy.source}; fail {self.cfg.policy.model.fail_mode}; "
+                                    f"audit log {self.cfg.audit_log or 'off'}"
+                                )
+                                opts = server.create_initialization_options(NotificationOptions())
+                                await server.run(queue_out, write, opts)
+                        except Exception as err:
+                            if started:
+                                raise
+                            await fail(self._start_error(err))
+                    if not started and scope.cancelled_caught:
+                        if not client_gone:
+                            await fail(self._start_error(None))
+                        say("the client went away before the upstream had started; stopping")
+                    tg.cancel_scope.cancel()
+            finally:
+                # stdio_server waits for its writer until this stream closes: close it on every way out
+                await write.aclose()
 
 
 def audit_path_default() -> str:

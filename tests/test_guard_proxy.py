@@ -97,17 +97,27 @@ def test_the_audit_log_validates_and_evaluates(benign, tiny_model_dir):
     audit = benign["audit"]
     records = load_jsonl(audit)  # validates every record
     assert [r.meta["guard"]["tool"] for r in records] == ["add", "read_inbox"]
-    assert all(r.meta["guard"]["rule"] == "guardian" and r.label for r in records)
+    assert all(r.meta["guard"]["rule"] == "guardian" for r in records)
+    # the guardian's verdict is kept in meta; the record itself stays unlabelled until a person labels it
+    assert all(r.label is None and r.meta["label_source"] == "unlabelled" for r in records)
+    assert [r.meta["guardian_verdict"] for r in records] == [
+        r.meta["guard"]["review"]["label"] for r in records
+    ]
     assert records[1].messages[0].content == REQUEST["mcip/user_request"]
     assert records[1].meta["request"] == "meta"
     assert json.loads(records[1].messages[2].content) == {
         "sum": 42
     }  # the first call's result is in the history
 
+    from mcip.record import save_jsonl
     from train.evaluate import main as evaluate
 
     out = benign["tmp"] / "eval"
     argv = ["--model", str(tiny_model_dir), "--data", str(audit), "--output", str(out), "--mode", "fast"]
+    assert evaluate(argv) == 2  # never scored against the guardian's own verdicts
+    labelled = benign["tmp"] / "labelled.jsonl"  # once a person has labelled the calls, it evaluates
+    save_jsonl([r.model_copy(update={"label": "true"}) for r in records], labelled)
+    argv[argv.index(str(audit))] = str(labelled)
     assert evaluate(argv) == 0
     assert json.loads((out / "metrics.json").read_text())["n"] == 2
 
@@ -169,7 +179,10 @@ def test_extra_call_after_a_poisoned_result_is_blocked_with_an_error_result(tmp_
 
 
 def test_guardian_failure_blocks_and_fail_open_passes_and_is_logged(tmp_path):
-    missing = tmp_path / "no-such-model"
+    missing = (
+        tmp_path / "not-a-model"
+    )  # a folder that exists but holds no model: the load fails in the background
+    missing.mkdir()
 
     async def script(c):
         return await c.call_tool("add", {"a": 1, "b": 2})
@@ -179,8 +192,11 @@ def test_guardian_failure_blocks_and_fail_open_passes_and_is_logged(tmp_path):
         proxy_params(missing, write_policy(tmp_path, ""), audit), script, tmp_path / "e1.txt"
     )
     assert blocked.is_error and "fails closed" in text(blocked) and "failed to load" in text(blocked)
+    assert "no tokenizer files" in text(blocked)  # the real cause, not a "repo id" error
     (rec,) = load_jsonl(audit)
     assert rec.meta["guard"]["rule"] == "guardian_error" and rec.label is None
+    stderr = (tmp_path / "e1.txt").read_text()
+    assert "ERROR: the guardian failed to load" in stderr and "every call is blocked" in stderr
 
     audit = tmp_path / "open.jsonl"
     policy = write_policy(tmp_path, "fail_mode: open\n")

@@ -275,6 +275,9 @@ def test_hook_reads_a_transcript_and_answers_in_the_clients_format(
     assert (
         rec.meta["request"] == "transcript" and rec.messages[-1].tool_calls[0].function.name == "send_email"
     )
+    # the hook's audit records are unlabelled too: the guardian's verdict stays in meta
+    assert rec.label is None and rec.meta["label_source"] == "unlabelled"
+    assert rec.meta["guardian_verdict"] == rec.meta["guard"]["review"]["label"]
 
 
 def test_session_file_supplies_the_request(tmp_path):
