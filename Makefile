@@ -176,7 +176,7 @@ demo: $(STAMP) models
 # The external benchmark: AgentDojo's suites as MCIP records (evaluation only), scored for the zero-shot base and
 # any guardian: make agentdojo-eval AGENTDOJO_ARGS="--model guardians/NAME"
 agentdojo-eval: $(STAMP) models
-	$(PY) benchmarks/agentdojo_eval.py $(AGENTDOJO_ARGS)
+	$(PY) -m benchmarks.agentdojo_eval $(AGENTDOJO_ARGS)
 
 # Render the guardian prompt and target answer for a built-in example trajectory.
 render: $(STAMP)

@@ -6,8 +6,8 @@ protocol; ``fast`` mode by default): the zero-shot base SmolLM2 and every guardi
 the paper's metrics (RR: 11-way accuracy / macro-F1; SA: binary accuracy / macro-F1) beside the majority and
 always-unsafe baselines on the same items, and per-class recall, and writes them to ``--out``.
 
-    python benchmarks/agentdojo_eval.py --limit 100                         # zero-shot base only (CPU, minutes)
-    python benchmarks/agentdojo_eval.py --model guardians/NAME --no-zero-shot  # a shipped guardian, every item
+    python -m benchmarks.agentdojo_eval --limit 100                         # zero-shot base only (CPU, minutes)
+    python -m benchmarks.agentdojo_eval --model guardians/NAME --no-zero-shot  # a shipped guardian, every item
 """
 
 from __future__ import annotations
@@ -20,9 +20,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from stages import run_stage
-
-from mcip.io import atomic_write
+from benchmarks.stages import run_stage
+from mcip.io import write_json
 from mcip.record import RecordError, load_jsonl
 from mcip.taxonomy import LABELS
 
@@ -155,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         recall = ", ".join(f"{letters[k]} {v:.2f}" for k, v in results[m]["per_class_recall"].items())
         print(f"{m}: recall per class: {recall}")
     payload = {
-        "command": "python benchmarks/agentdojo_eval.py "
+        "command": "python -m benchmarks.agentdojo_eval "
         + " ".join(argv if argv is not None else sys.argv[1:]),
         "data": str(data),
         "data_description": (
@@ -174,8 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         "models": results,
         "cpu_count": os.cpu_count(),
     }
-    with atomic_write(REPO / args.out if not Path(args.out).is_absolute() else args.out) as fh:
-        json.dump(payload, fh, indent=2)
+    write_json(REPO / args.out if not Path(args.out).is_absolute() else args.out, payload)
     print(f"wrote {args.out}")
     return 0
 

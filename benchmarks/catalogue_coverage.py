@@ -4,7 +4,7 @@ tools that at least one benign (label ``true``) scenario calls. Also writes a sa
     python -m data_gen import-tools mcp ../shared/data/livemcp-tools/tools.json --out servers/
     python -m data_gen --config recipes/data/default.yaml --catalogues servers/ --builtin_servers false \\
         --holdout_servers '[...]' --output_dir data/livemcp
-    python benchmarks/catalogue_coverage.py --data data/livemcp --catalogues servers/ \\
+    python -m benchmarks.catalogue_coverage --data data/livemcp --catalogues servers/ \\
         [--sample 50 --sample-out sample.md] [--json benchmarks/results/livemcp_coverage.json]
 
 Tools counted are the regular tools of the imported (non-shadow) servers: not the synthesized admin twins and
@@ -20,9 +20,8 @@ from collections import Counter
 from pathlib import Path
 from random import Random
 
-from stages import write_result
-
 from data_gen.catalogue import load_catalogue
+from mcip.io import write_json
 from mcip.prompt import build_prompt
 from mcip.record import Trajectory
 from mcip.taxonomy import LABEL_STRINGS
@@ -86,7 +85,7 @@ def main() -> int:
             )
         Path(args.sample_out).write_text("\n".join(parts))
     if args.json:
-        write_result(args.json, out)
+        write_json(args.json, out)
     return 0
 
 

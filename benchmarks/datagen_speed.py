@@ -4,7 +4,7 @@ The baseline, measured in the same run, is the cost of merely serialising the sa
 issue's "limit to approach"): ``ratio`` says how many times slower generating a record is than dumping it.
 Also prints the diversity figures of a built dataset.
 
-    python benchmarks/datagen_speed.py [--records 4000] [--build 100000]
+    python -m benchmarks.datagen_speed [--records 4000] [--build 100000]
 """
 
 from __future__ import annotations
@@ -18,10 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from stages import write_result
-
 from data_gen.build import Generator, build
 from data_gen.recipe import load_recipe
+from mcip.io import write_json
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -97,7 +96,7 @@ def main() -> int:
             f"{s['distinct_called_tools']} | {s['distinct_servers']} | {s['flows_mean']} / {s['flows_max']} |"
         )
     if args.json:
-        write_result(args.json, {"one_core": core, "build": built})
+        write_json(args.json, {"one_core": core, "build": built})
     return 0
 
 

@@ -10,8 +10,8 @@ evaluator's default, 64): its generation figure is the worst case. SmolLM2 uses
 ``models/smollm2-135m-instruct`` when it holds weights, else random weights of its shape (same caveat). A
 batch size that runs out of memory is recorded and larger ones are skipped for that model and mode.
 
-    python benchmarks/eval_throughput.py --data data/gpu-scale            # GPU: results/eval_throughput.json
-    python benchmarks/eval_throughput.py --device cpu --scale tiny --batch-sizes 1 2 4 --batch-sizes-8b 1 2
+    python -m benchmarks.eval_throughput --data data/gpu-scale            # GPU: results/eval_throughput.json
+    python -m benchmarks.eval_throughput --device cpu --scale tiny --batch-sizes 1 2 4 --batch-sizes-8b 1 2
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ import sys
 import time
 from pathlib import Path
 
+from mcip.io import write_json
+
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
 DEFAULT_SIZES = [1, 2, 4, 8, 16, 32, 64, 128, 256]
 DEFAULT_SIZES_8B = [1, 4, 16, 64, 128]
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     data = args.data or str(gpu_scale.build_data(work / "data", 1000))
     examples = load_examples(data, args.split, args.items, seed=0)
     report = {
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "command": " ".join([Path(sys.executable).name, "-m", "benchmarks.eval_throughput", *sys.argv[1:]]),
         "environment": gpu_scale.environment(device),
         "data": data,
         "split": args.split,
@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
             "prompt_tokens_mean": round(sum(lengths) / max(len(lengths), 1)),
             "results": {},
         }
-        save = lambda: gpu_scale._write_json(REPO / args.out, report)  # noqa: E731
+        save = lambda: write_json(REPO / args.out, report, default=str)  # noqa: E731
         results = sweep(
             backend, prompts, sizes, device, args.max_new_tokens, args.min_items, end, entry["results"], save
         )
@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         del backend
         if device == "cuda":
             torch.cuda.empty_cache()
-        gpu_scale._write_json(REPO / args.out, report)
+        write_json(REPO / args.out, report, default=str)
     picks = [r["recommended_batch_size"].get("fast") for r in report["models"].values()]
     picks = [p for p in picks if p]
     report["evaluator_default_batch_size"] = max(picks) if picks else None
@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         "the largest per-model fast-mode knee (a size every model ran without running out of memory); "
         "train/evaluate.py defaults to 8 today"
     )
-    gpu_scale._write_json(REPO / args.out, report)
+    write_json(REPO / args.out, report, default=str)
     print("| model | mode | " + " | ".join(f"bs {b}" for b in args.batch_sizes) + " |")
     print("|---|---|" + "---|" * len(args.batch_sizes))
     for shape, entry in report["models"].items():

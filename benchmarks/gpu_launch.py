@@ -4,7 +4,7 @@ Runs the real ``accelerate launch train/sft.py`` for a few steps per configurati
 batch), then reads each run's tokens/s from its ``trainer_state.json`` and prints it as a ratio against plain
 padded batches measured in the same run. A configuration that fails or saves no model is reported, not hidden.
 
-    python benchmarks/gpu_launch.py --recipe recipes/smollm2-135m/full_gpu.yaml --steps 30
+    python -m benchmarks.gpu_launch --recipe recipes/smollm2-135m/full_gpu.yaml --steps 30
 
 ZeRO-3 and FSDP2 are for models that do not fit one GPU; on one GPU they only show that launch, sharding and
 the gathered save work (their speed there is overhead, not what they give on eight).
@@ -19,6 +19,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from mcip.io import write_json
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -108,9 +110,7 @@ def main() -> int:
         print(
             f"| {CONFIGS[name][0]} | {r['tokens_per_s']:,} | {ratio} | {r['saved']} | {r['wall_seconds']} |"
         )
-    (out / "gpu_launch.json").write_text(
-        json.dumps({"args": vars(args), "results": results}, indent=2) + "\n"
-    )
+    write_json(out / "gpu_launch.json", {"args": vars(args), "results": results})
     return 0 if all("tokens_per_s" in r and r["saved"] for r in results.values()) else 1
 
 

@@ -14,19 +14,21 @@
 #      DeepSpeed is not carried (no wheel on PyPI; one H200 holds the 8B full SFT without it): its variant
 #      reports "skipped: missing package deepspeed";
 #    - a dataset from recipes/data/default.yaml (700 train, 256 test_unseen records) filtered by
-#      `gpu_scale.py --fit-data` to the records all 2,048-token recipes accept, only the columns read;
+#      `python -m benchmarks.gpu_scale --fit-data` to the records all 2,048-token recipes accept, only the
+#      columns read;
 #    - SmolLM2's tokenizer files (the tokenizer stand-in's base; the 540 MB weights cannot travel, so SmolLM2
 #      runs with random weights of its shape there).
 # 2. On the GPU machine, through the device tool (one call; the command ends within BUDGET seconds):
 #        run(command="bash benchmarks/gpu_run.sh run", carry=[".gpu_carry"], timeout_s=590)
 #    Results come back under $OUT (6 files): gpu_scale.json, eval_throughput.json, profile_135m.txt, run.log,
 #    env.txt, logs.tar.gz. Copy the JSON files to benchmarks/results/; profile_135m.txt is the anomaly summary
-#    (python benchmarks/profile_135m.py --from-json benchmarks/results/gpu_scale.json prints it again).
+#    (python -m benchmarks.profile_135m --from-json benchmarks/results/gpu_scale.json prints it again).
 #
 # Time plan for BUDGET=540 s (the device tool allows 600 s per command; a machine start costs 1-2 minutes of
 # the 15-minute lease on top, so there is no second try): install 15-30 s; gpu_scale until BUDGET-150 s
-# (variants in priority order, `gpu_scale.py --list`; a timeout each; the rest read "skipped: time budget";
-# ONLY="name ..." picks variants, STEPS=n sets timed steps); eval_throughput about 120 s; 20 s to pack logs.
+# (variants in priority order, `python -m benchmarks.gpu_scale --list`; a timeout each; the rest read
+# "skipped: time budget"; ONLY="name ..." picks variants, STEPS=n sets timed steps); eval_throughput about
+# 120 s; 20 s to pack logs.
 set -uo pipefail
 MODE=${1:-run}
 CARRY=.gpu_carry
@@ -66,7 +68,7 @@ EOF
             --validation_size 20 --test_size 20 --test_unseen_size 256 || exit 1
         # the records every 2,048-token GPU recipe accepts (sft.py refuses a log that cannot fit; some default-data
         # logs do not fit at any budget: the share dropped is in data/gpu_scale_filter.json and gpu_scale.json)
-        "$py" benchmarks/gpu_scale.py --fit-data "$CARRY/data.tmp" "$CARRY/data" || exit 1
+        "$py" -m benchmarks.gpu_scale --fit-data "$CARRY/data.tmp" "$CARRY/data" || exit 1
         cp "$CARRY/data.tmp/recipe.json" "$CARRY/data.tmp/stats.json" "$CARRY/data/" 2>/dev/null
         rm -rf "$CARRY/data.tmp"
     fi
@@ -109,7 +111,7 @@ datasets.__version__, 'accelerate', accelerate.__version__, torch.cuda.is_availa
     echo "== gpu_scale ($(left) s left)"
     local scale_budget=$(($(left) - 150))
     timeout --signal=TERM --kill-after=10 $((scale_budget + 30)) \
-        $py benchmarks/gpu_scale.py --device "$device" --scale "$scale" --data "$CARRY/data" \
+        $py -m benchmarks.gpu_scale --device "$device" --scale "$scale" --data "$CARRY/data" \
         --tokenizer-base "$CARRY/smollm2-tokenizer" --steps "${STEPS:-4}" --warmup 2 --profile \
         --budget-s "$scale_budget" --timeout-s 150 --work "$work" --out "$out/gpu_scale.json" ${ONLY:+--only $ONLY}
     echo "gpu_scale exit $? ($(left) s left)"
@@ -118,12 +120,12 @@ datasets.__version__, 'accelerate', accelerate.__version__, torch.cuda.is_availa
     local eval_budget=$(($(left) - 25))
     if [ "$eval_budget" -gt 40 ]; then
         timeout --signal=TERM --kill-after=10 "$eval_budget" \
-            $py benchmarks/eval_throughput.py --device "$device" --scale "$scale" --data "$CARRY/data" \
+            $py -m benchmarks.eval_throughput --device "$device" --scale "$scale" --data "$CARRY/data" \
             --tokenizer-base "$CARRY/smollm2-tokenizer" --work "$work" --budget-s $(((eval_budget - 20) / 2)) \
             --out "$out/eval_throughput.json"
         echo "eval_throughput exit $? ($(left) s left)"
     fi
-    $py benchmarks/profile_135m.py --from-json "$out/gpu_scale.json" >"$out/profile_135m.txt" 2>&1
+    $py -m benchmarks.profile_135m --from-json "$out/gpu_scale.json" >"$out/profile_135m.txt" 2>&1
     tar -czf "$out/logs.tar.gz" -C "$work" logs recipes 2>/dev/null
     echo "== done in $(($(date +%s) - t0)) s"
 }

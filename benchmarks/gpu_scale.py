@@ -2,9 +2,9 @@
 ``train/sft.py`` on random-weight models of the recipe's architecture, in one command.
 
     bash benchmarks/gpu_run.sh run      # on a lent GPU: the prepared sequence (this script is its first step)
-    python benchmarks/gpu_scale.py --data .gpu_carry/data --profile --budget-s 360   # this step alone
-    python benchmarks/gpu_scale.py --device cpu --scale tiny --steps 1 --warmup 1    # CPU smoke test
-    python benchmarks/gpu_scale.py --list   # the variants, in the priority order a time budget runs them
+    python -m benchmarks.gpu_scale --data .gpu_carry/data --profile --budget-s 360   # this step alone
+    python -m benchmarks.gpu_scale --device cpu --scale tiny --steps 1 --warmup 1    # CPU smoke test
+    python -m benchmarks.gpu_scale --list   # the variants, in the priority order a time budget runs them
 
 **Models.** The 7-8B recipes' models live on the Hub, which the GPU machines here cannot reach, so each is
 rebuilt with random weights from its public configuration (``benchmarks/shapes/*.json``: hidden size, layers,
@@ -64,9 +64,9 @@ import sys
 import time
 from pathlib import Path
 
+from mcip.io import write_json
+
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
 SHAPES_DIR = REPO / "benchmarks" / "shapes"
 SMOLLM2_DIR = REPO / "models" / "smollm2-135m-instruct"
@@ -496,7 +496,7 @@ def _instrumented_trainer(base, bench: dict, holder: dict):
                 stats["micro_steps"] += 1
             profile = bench.get("profile")
             if profile and step == max(warmup - 1, 0) and "profile" not in self.bench_stats:
-                from benchmarks.profile_135m import profiled
+                from benchmarks.profiling import profiled
 
                 with profiled(profile, self.bench_stats, cuda):
                     return super().training_step(model, inputs, *args, **kwargs)
@@ -514,16 +514,12 @@ def run_worker(sft_argv: list[str], result_path: str, bench: dict) -> dict:
 
     import train.sft as sft
 
-    original = sft.GuardianTrainer
     captured: dict = {}
-    sft.GuardianTrainer = _instrumented_trainer(original, bench, captured)
-    try:
-        args = sft.make_parser().parse_args_and_config(args=sft_argv)
-        started = time.perf_counter()
-        sft.main(*args)
-        wall = time.perf_counter() - started
-    finally:
-        sft.GuardianTrainer = original
+    trainer_cls = _instrumented_trainer(sft.GuardianTrainer, bench, captured)
+    args = sft.make_parser().parse_args_and_config(args=sft_argv)
+    started = time.perf_counter()
+    sft.main(*args, trainer_cls=trainer_cls)
+    wall = time.perf_counter() - started
     trainer = captured["trainer"]
     stats = trainer.bench_stats
     training_args = args[1]
@@ -563,19 +559,11 @@ def run_worker(sft_argv: list[str], result_path: str, bench: dict) -> dict:
     if "profile" in stats:
         result["profile"] = stats["profile"]
     if trainer.accelerator.is_main_process and result_path:
-        _write_json(Path(result_path), result)
+        write_json(result_path, result, default=str)
     return result
 
 
 # ---------------------------------------------------------------------------------------------------- driver
-
-
-def _write_json(path: Path, data) -> None:
-    from mcip.io import atomic_write
-
-    with atomic_write(path) as fh:
-        json.dump(data, fh, indent=2, default=str)
-        fh.write("\n")
 
 
 def _classify_failure(log_tail: str, rc: int | None) -> str:
@@ -648,7 +636,7 @@ def run_variant(variant: Variant, args, model: Path, work: Path, timeout: float,
     cmd = [
         sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "1",
         "--config_file", str(_accelerate_config(variant, args.device, work)),
-        str(Path(__file__).resolve()), "--worker", str(result_path), *sft_argv,
+        "-m", "benchmarks.gpu_scale", "--worker", str(result_path), *sft_argv,
     ]  # fmt: skip
     env = {**os.environ, BENCH_ENV: json.dumps(bench), "TOKENIZERS_PARALLELISM": "false"}
     if args.device == "cpu":
@@ -832,7 +820,7 @@ def fit_dataset(src: Path, out: Path, tokenizer_base: Path, max_length: int = 20
     from datasets import DatasetDict
 
     DatasetDict(kept).save_to_disk(str(out))
-    (out / FILTER_FILE).write_text(json.dumps(stats, indent=2) + "\n")
+    write_json(out / FILTER_FILE, stats)
     return stats
 
 
@@ -893,7 +881,7 @@ def main(argv: list[str] | None = None) -> int:
     selected = [v for v in VARIANTS if not args.only or v.name in args.only or v.group in args.only]
     peak = peak_bf16_tflops(environment(args.device)["device_name"]) if args.device == "cuda" else None
     report = {
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "command": " ".join([Path(sys.executable).name, "-m", "benchmarks.gpu_scale", *sys.argv[1:]]),
         "environment": environment(args.device),
         "peak_bf16_tflops": peak,
         "peak_source": "vendor datasheet, dense bf16 (no sparsity), matched on torch.cuda.get_device_name",
@@ -936,7 +924,7 @@ def main(argv: list[str] | None = None) -> int:
             entry["status"] = "skipped: not selected (--only)"
         else:
             entry["status"] = "pending"
-    _write_json(out, report)
+    write_json(out, report, default=str)
 
     bench = {"warmup": args.warmup, **({"profile": {"top": 15}} if args.profile else {})}
     for v in selected:
@@ -955,7 +943,7 @@ def main(argv: list[str] | None = None) -> int:
                 source = f"random weights of {load_shape(v.shape)['hf_id']}'s shape ({args.scale})"
         except Exception as err:
             entry["status"] = f"failed: building the model: {type(err).__name__}: {str(err)[:300]}"
-            _write_json(out, report)
+            write_json(out, report, default=str)
             continue
         config = json.loads((model / "config.json").read_text())
         shape = flop_shape(config)
@@ -968,9 +956,9 @@ def main(argv: list[str] | None = None) -> int:
         add_figures(entry, shape, peak, recipe_lora)
         add_ratios(results)
         print(f"   {entry['status']}: {entry.get('tokens_per_s', '-')} tokens/s", file=sys.stderr, flush=True)
-        _write_json(out, report)
+        write_json(out, report, default=str)
     report["total_wall_s"] = round(time.perf_counter() - began, 1)
-    _write_json(out, report)
+    write_json(out, report, default=str)
     print_table(report)
     return 0
 

@@ -1,8 +1,8 @@
 """What the guard costs per tool call: the proxy with a guardian vs a direct call to the same MCP server, measured in
 the same run, plus the guardian alone per check at session lengths of about 1k, 4k and 8k prompt tokens.
 
-    python benchmarks/guard_overhead.py --guardian models/smollm2-135m-instruct --calls 40
-    python benchmarks/guard_overhead.py --guardian runs/x --calls 200 --lengths 1000 4000 8000   # on a GPU
+    python -m benchmarks.guard_overhead --guardian models/smollm2-135m-instruct --calls 40
+    python -m benchmarks.guard_overhead --guardian runs/x --calls 200 --lengths 1000 4000 8000   # on a GPU
 
 Both paths use the SDK's real client over stdio against tests/mcp_servers/mail_server.py, one call at a time. The
 proxy reviews every call (log-only policy: nothing is blocked, so both paths do the same work upstream). The
@@ -21,6 +21,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from mcip.io import write_json
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -181,7 +183,7 @@ def main() -> None:
 
     start = time.time()
     info = {
-        "command": "python benchmarks/guard_overhead.py " + " ".join(sys.argv[1:]),
+        "command": "python -m benchmarks.guard_overhead " + " ".join(sys.argv[1:]),
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "guardian": os.path.relpath(args.guardian, REPO) if os.path.isabs(args.guardian) else args.guardian,
         "device": "cuda" if torch.cuda.is_available() else "cpu",
@@ -205,8 +207,7 @@ def main() -> None:
     info["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     info["wall_seconds"] = round(time.time() - start, 1)
     result = {**info, "end_to_end": e2e, "guardian_only": rows}
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_text(json.dumps(result, indent=1) + "\n")
+    write_json(args.output, result, indent=1)
     print(f"wrote {args.output} ({info['wall_seconds']} s)")
 
 

@@ -8,10 +8,10 @@ model in both protocols.
 Prints the paper-protocol metrics (RR: 11-way accuracy / macro-F1; SA: binary accuracy / macro-F1), the gap
 between test and test_unseen, per-class recall and the false-positive rate on hard negatives.
 
-    python benchmarks/quality.py --data data/mcip-synth --steps 160 --eval-every 80 --n 200 --out runs/quality
-    python benchmarks/quality.py ... --rationale true      # ablations: one flag each, same budget and seed
+    python -m benchmarks.quality --data data/mcip-synth --steps 160 --eval-every 80 --n 200 --out runs/quality
+    python -m benchmarks.quality ... --rationale true      # ablations: one flag each, same budget and seed
     # one GPU: full fine-tuning with the whole log in the prompt, every test item
-    python benchmarks/quality.py --recipe recipes/smollm2-135m/full_gpu.yaml \
+    python -m benchmarks.quality --recipe recipes/smollm2-135m/full_gpu.yaml \
         --accelerate-config accelerate_configs/single_gpu.yaml --steps 750 --eval-every 375 --n 2000 \
         --n-generate 200 --batch-size 64 --out runs/quality-gpu
 """
@@ -25,8 +25,8 @@ import sys
 import time
 from pathlib import Path
 
-from stages import evaluate_stage, run_stage, write_result
-
+from benchmarks.stages import evaluate_stage, run_stage
+from mcip.io import write_json
 from mcip.taxonomy import LABELS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,8 +38,8 @@ def probe_on(data: str, ids_by_split: dict[str, list[str]], recipe: str) -> dict
     """The shortcut probe, trained on train and scored on exactly the evaluated items, reading the logs as the
     recipe's guardian reads them."""
     from datasets import load_from_disk
-    from shortcut_probe import fit, recipe_prompter, texts
 
+    from benchmarks.shortcut_probe import fit, recipe_prompter, texts
     from train.metrics import Prediction, compute_metrics
 
     ds = load_from_disk(data)
@@ -230,7 +230,7 @@ def main() -> int:
     print(f"\ntest - test_unseen gap (RR): accuracy {gap['accuracy']}, macro-F1 {gap['macro_f1']}")
     print(f"train {result.get('train_seconds', '-')} s, whole benchmark {result['seconds']} s")
     result["gap"] = gap
-    write_result(out / "quality.json", result)
+    write_json(out / "quality.json", result)
     return 0
 
 

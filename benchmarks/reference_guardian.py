@@ -8,10 +8,10 @@ safetensors (checked against the size cap), its config pointing at the offline b
 metrics of both splits, the card and the exact command. ``--sweep`` adds separate runs for the choices that matter
 (rank, target modules, learning rate, number of examples) scored on ``test_unseen``: the learning curve.
 
-    python benchmarks/reference_guardian.py --recipe recipes/smollm2-135m/lora_gpu.yaml \\
+    python -m benchmarks.reference_guardian --recipe recipes/smollm2-135m/lora_gpu.yaml \\
         --accelerate-config accelerate_configs/single_gpu.yaml --data data/mcip-synth --steps 750 --n 2000 \\
         --batch-size 64 --out runs/reference --ship guardians/smollm2-135m-mcip-lora
-    python benchmarks/reference_guardian.py ... --sweep examples=3000,6000,12000,24000 --sweep lora_r=8,16
+    python -m benchmarks.reference_guardian ... --sweep examples=3000,6000,12000,24000 --sweep lora_r=8,16
 """
 
 from __future__ import annotations
@@ -25,9 +25,8 @@ import sys
 import time
 from pathlib import Path
 
-from stages import evaluate_stage, run_stage, write_result
-
-from mcip.io import atomic_dir
+from benchmarks.stages import evaluate_stage, run_stage
+from mcip.io import atomic_dir, write_json
 
 REPO = Path(__file__).resolve().parents[1]
 SPLITS = ("test", "test_unseen")
@@ -84,7 +83,10 @@ def ship(args, run: Path, evals: dict[str, Path], log: Path) -> Path:
             shutil.copy2(evals[split] / "metrics.json", tmp / f"metrics_{split}.json")
         shutil.copy2(export / "README.md", tmp / "README.md")
         shutil.copy2(export / "verification.json", tmp / "verification.json")
-        (tmp / "COMMAND").write_text(shlex.join([sys.executable.split("/")[-1], *sys.argv]) + "\n")
+        (tmp / "COMMAND").write_text(
+            shlex.join([sys.executable.split("/")[-1], "-m", "benchmarks.reference_guardian", *sys.argv[1:]])
+            + "\n"
+        )
         run_meta = json.loads((run / "mcip_run.json").read_text())
         run_meta.pop("dataset", None)  # a local path
         (tmp / "mcip_run.json").write_text(json.dumps(run_meta, indent=2, sort_keys=True, default=str) + "\n")
@@ -190,7 +192,7 @@ def main() -> int:
         result["shipped"] = os.path.relpath(ship(args, out / "run", evals, log), REPO)
     if args.sweep:
         result["sweep"] = sweep(args, log)
-    write_result(out / "result.json", result)
+    write_json(out / "result.json", result)
     print(json.dumps(result, indent=2))
     return 0
 

@@ -10,7 +10,7 @@ file holds: tools per server, description and schema tokens. Then it checks the 
 - median tools listed >= 15; >= 30% of records multi-turn (two or more user requests);
 - short records remain: >= 10% of records under 1,000 tokens.
 
-    python benchmarks/session_stats.py --data data/mcip-synth [--baseline old/jsonl/test_unseen.jsonl]
+    python -m benchmarks.session_stats --data data/mcip-synth [--baseline old/jsonl/test_unseen.jsonl]
         [--json benchmarks/results/session_stats.json]
 
 ``--data`` takes a built dataset folder (its ``jsonl/<split>.jsonl``) or a JSONL file of trajectories.
@@ -26,8 +26,7 @@ from collections import defaultdict
 from pathlib import Path
 from random import Random
 
-from stages import write_result
-
+from mcip.io import write_json
 from mcip.prompt import build_prompt
 from mcip.record import Trajectory
 
@@ -199,7 +198,7 @@ def main() -> int:
         print(f"{'MET ' if t['met'] else 'MISS'} {k}: {t['value']} (target >= {t['target']})")
     if args.json:
         payload = {"split": args.split, "columns": cols, "targets": targets, "data": args.data}
-        write_result(args.json, payload)
+        write_json(args.json, payload)
     return 0 if all(t["met"] for t in targets.values()) else 1
 
 

@@ -8,7 +8,7 @@ from surface cues (a phrase, a tool name, a length): the generator should vary t
 negatives. A class it cannot learn needs understanding of the flows. Compare with the majority baseline, and
 with the trained guardian in benchmarks/quality.py.
 
-    python benchmarks/shortcut_probe.py --data data/mcip-synth [--recipe recipes/smollm2-135m/full_gpu.yaml] [--json out.json]
+    python -m benchmarks.shortcut_probe --data data/mcip-synth [--recipe recipes/smollm2-135m/full_gpu.yaml] [--json out.json]
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from stages import write_result
-
+from mcip.io import write_json
 from mcip.record import from_row
 from mcip.taxonomy import LABEL_STRINGS, LABELS
 
@@ -132,7 +131,7 @@ def main() -> int:
     result = probe(args.data, args.max_train, recipe=args.recipe)
     print_table(result)
     if args.json:
-        write_result(args.json, result)
+        write_json(args.json, result)
     return 0
 
 

@@ -53,12 +53,3 @@ def evaluate_stage(
         cmd += ["--seed", str(seed)] if seed is not None else []
         run_stage(cmd + (["--max-new-tokens", str(max_new)] if max_new else []), log)
     return json.loads((out / "metrics.json").read_text())
-
-
-def write_result(path: str | Path, data: dict, **dump) -> None:
-    """A benchmark's result file, written whole or not at all (never a half-written JSON)."""
-    from mcip.io import atomic_write
-
-    with atomic_write(path) as fh:
-        json.dump(data, fh, indent=dump.pop("indent", 2), **dump)
-        fh.write("\n")

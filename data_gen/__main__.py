@@ -4,6 +4,9 @@ python -m data_gen --config recipes/data/default.yaml [--key value ...]   build 
 python -m data_gen import-tools FORMAT IN --out DIR [--plain]             mcp | bfcl -> server YAML files
 python -m data_gen import-conversations FORMAT IN --out FILE.jsonl        glaive | openai | xlam | toolace
 python -m data_gen import-agentdojo --out FILE.jsonl [--per-suite N]      AgentDojo suites, evaluation only
+
+The formats are the importers registered in ``data_gen.registry.IMPORTERS`` (``--help`` lists them); an
+``evaluation`` importer NAME runs as ``import-NAME``.
 """
 
 from __future__ import annotations
@@ -33,10 +36,15 @@ def _import(kind: str, argv: list[str]) -> int:
     import argparse
 
     from data_gen import importers
+    from data_gen.registry import IMPORTERS, Loaders
     from mcip.record import save_jsonl
 
-    table = importers.TOOL_IMPORTERS if kind == "tools" else importers.CONVERSATION_IMPORTERS
-    parser = argparse.ArgumentParser(prog=f"python -m data_gen import-{kind}")
+    table = Loaders(kind)
+    parser = argparse.ArgumentParser(
+        prog=f"python -m data_gen import-{kind}",
+        epilog="formats: "
+        + "; ".join(f"{name}: {IMPORTERS[name].doc.rstrip('.')}" for name in sorted(table)),
+    )
     parser.add_argument("format", choices=sorted(table))
     parser.add_argument("input")
     parser.add_argument("--out", required=True)
@@ -51,9 +59,7 @@ def _import(kind: str, argv: list[str]) -> int:
     if kind == "tools":
         servers = load(args.input)
         if not args.plain:  # multi-step intents, simulated results, prerequisites, twins, look-alikes
-            from data_gen.importers.synth import synthesize
-
-            servers = synthesize(servers)
+            servers = IMPORTERS["synth"].load(servers)
         importers.write_servers(servers, args.out)
         print(f"wrote {len(servers)} server file(s) to {args.out}")
     else:
@@ -87,21 +93,24 @@ def main(argv: list[str] | None = None) -> int:
             print(__doc__)
             keys = " ".join(f"--{f.name}" for f in dataclasses.fields(DataRecipe))
             print(f"recipe keys (each overrides the recipe file): {keys}")
+            from data_gen.registry import IMPORTERS
+
+            print("importers:")
+            for name, part in sorted(IMPORTERS.items()):
+                print(f"  {name:<10} {part.kind:<13} {part.doc}")
             return 0
-        if argv[:1] == ["import-tools"]:
+        if argv[:1] in (["import-tools"], ["import-conversations"]):
             from data_gen.importers import ImporterError
 
             errors += (ImporterError,)
-            return _import("tools", argv[1:])
-        if argv[:1] == ["import-conversations"]:
-            from data_gen.importers import ImporterError
+            return _import(argv[0].removeprefix("import-"), argv[1:])
+        if argv[:1] and argv[0].startswith("import-"):
+            # an evaluation importer (import-agentdojo): evaluation-only records, never a catalogue or a gold source
+            from data_gen.registry import EVALUATION, IMPORTERS
 
-            errors += (ImporterError,)
-            return _import("conversations", argv[1:])
-        if argv[:1] == ["import-agentdojo"]:  # evaluation-only records: never a catalogue or a gold source
-            from data_gen.importers.agentdojo import main as import_agentdojo
-
-            return import_agentdojo(argv[1:])
+            part = IMPORTERS.get(argv[0].removeprefix("import-"))
+            if part is not None and part.kind == EVALUATION:
+                return part.load(argv[1:])
         return _build(argv)
     except errors as err:
         print(f"error: {err}", file=sys.stderr)

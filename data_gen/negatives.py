@@ -2,7 +2,7 @@
 
 Without them a model learns shortcuts: "more calls = unsafe", "an admin tool in the list = unsafe", "injected
 text = unsafe". Each negative uses the same building blocks (``data_gen.surfaces``) and phrase pools as the
-attack it mirrors, and is registered with ``@negative`` in ``data_gen.registry``. The surfaces of identity claims
+attack it mirrors, and is registered with ``@negative`` from ``data_gen.registry`` (``NEGATIVES``). The surfaces of identity claims
 and injected text recur across several attacks, so their safe twins get a higher draw ``weight``.
 """
 

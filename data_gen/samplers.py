@@ -2,6 +2,8 @@
 
 Each sampler is a pure function of a ``random.Random``: the same seed gives the same values. ``guess`` picks
 a sampler from a property name when a schema gives no hint, which is how imported tools get plausible values.
+The data lives beside this file in ``samplers.yaml``: the word lists the samplers draw from (``words``) and the
+samplers that pick one value of a fixed list (``choices``); this module holds what is computed.
 """
 
 from __future__ import annotations
@@ -9,416 +11,47 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Callable
+from pathlib import Path
 from random import Random
 from typing import Any
 
-FIRST = [
-    "Alice",
-    "Bob",
-    "Carla",
-    "Daniel",
-    "Emma",
-    "Farid",
-    "Grace",
-    "Hiro",
-    "Ines",
-    "Jonas",
-    "Kemi",
-    "Luca",
-    "Maya",
-    "Nikhil",
-    "Olga",
-    "Pablo",
-    "Qing",
-    "Rosa",
-    "Samir",
-    "Tara",
-    "Umar",
-    "Vera",
-    "Wen",
-    "Ximena",
-    "Yusuf",
-    "Zoe",
-    "Aisha",
-    "Bruno",
-    "Chen",
-    "Dmitri",
-    "Elena",
-    "Fatima",
-    "Gustavo",
-    "Hana",
-    "Ivan",
-    "Julia",
-    "Kofi",
-    "Lena",
-    "Mateo",
-    "Nora",
-    "Omar",
-    "Priya",
-    "Rafael",
-    "Sofia",
-    "Tomas",
-    "Ugo",
-    "Valentina",
-    "William",
-    "Yara",
-]
-LAST = [
-    "Smith",
-    "Garcia",
-    "Chen",
-    "Okafor",
-    "Muller",
-    "Rossi",
-    "Tanaka",
-    "Kowalski",
-    "Novak",
-    "Silva",
-    "Haddad",
-    "Jensen",
-    "Patel",
-    "Kim",
-    "Dubois",
-    "Nguyen",
-    "Andersson",
-    "Moreau",
-    "Costa",
-    "Ivanova",
-    "Hughes",
-    "Schmidt",
-    "Ali",
-    "Santos",
-    "Romero",
-    "Fischer",
-    "Yamamoto",
-    "Brown",
-    "Osei",
-    "Lindqvist",
-    "Park",
-    "Weber",
-    "Murphy",
-    "Kaya",
-    "Horvat",
-]
-CITIES = [
-    "Oslo",
-    "Lisbon",
-    "Nairobi",
-    "Osaka",
-    "Toronto",
-    "Lyon",
-    "Porto",
-    "Austin",
-    "Denver",
-    "Seoul",
-    "Krakow",
-    "Dublin",
-    "Cairo",
-    "Lima",
-    "Hanoi",
-    "Madrid",
-    "Vienna",
-    "Zurich",
-    "Helsinki",
-    "Auckland",
-    "Chicago",
-    "Boston",
-    "Mumbai",
-    "Accra",
-    "Bogota",
-    "Prague",
-    "Munich",
-    "Perth",
-    "Montreal",
-    "Valencia",
-    "Tallinn",
-    "Reykjavik",
-    "Singapore",
-    "Manila",
-]
-COUNTRIES = [
-    "Norway",
-    "Portugal",
-    "Kenya",
-    "Japan",
-    "Canada",
-    "France",
-    "USA",
-    "Korea",
-    "Poland",
-    "Ireland",
-    "Egypt",
-    "Peru",
-    "Vietnam",
-    "Spain",
-    "Austria",
-    "Switzerland",
-    "Finland",
-    "Brazil",
-    "India",
-    "Ghana",
-    "Germany",
-]
-COMPANIES = [
-    "Acme Corp",
-    "Globex",
-    "Initech",
-    "Umbrella Health",
-    "Stark Logistics",
-    "Wayne Analytics",
-    "Hooli",
-    "Vandelay Imports",
-    "Soylent Foods",
-    "Tyrell Systems",
-    "Cyberdyne Labs",
-    "Wonka Retail",
-    "Aperture Science",
-    "Pied Piper",
-    "Gringotts Bank",
-    "Oceanic Airlines",
-    "Blue Sun",
-    "Monarch Studios",
-    "Nakatomi Trading",
-    "Duff Brewing",
-]
-DOMAINS = [
-    "example.com",
-    "example.org",
-    "acme.io",
-    "globex.net",
-    "initech.dev",
-    "mailbox.example",
-    "contoso.com",
-    "fabrikam.io",
-    "northwind.example",
-    "tailspin.dev",
-]
-WORDS = [
-    "quarterly",
-    "budget",
-    "roadmap",
-    "invoice",
-    "contract",
-    "onboarding",
-    "migration",
-    "backup",
-    "release",
-    "audit",
-    "payroll",
-    "forecast",
-    "design",
-    "review",
-    "retro",
-    "launch",
-    "hiring",
-    "renewal",
-    "incident",
-    "outage",
-    "proposal",
-    "summary",
-    "draft",
-    "report",
-    "benchmark",
-    "dataset",
-    "pipeline",
-    "schedule",
-    "inventory",
-    "shipment",
-    "refund",
-    "warranty",
-    "campaign",
-    "newsletter",
-]
-PRODUCTS = [
-    "wireless mouse",
-    "standing desk",
-    "noise-cancelling headphones",
-    "USB-C hub",
-    "mechanical keyboard",
-    "4K monitor",
-    "office chair",
-    "laptop stand",
-    "webcam",
-    "external SSD",
-    "coffee grinder",
-    "water bottle",
-    "desk lamp",
-    "backpack",
-    "running shoes",
-    "yoga mat",
-    "smart speaker",
-    "e-reader",
-    "phone case",
-    "travel adapter",
-]
-EXTS = ["txt", "md", "csv", "json", "pdf", "docx", "xlsx", "log", "yaml", "py"]
-DIRS = [
-    "docs",
-    "reports",
-    "projects",
-    "notes",
-    "finance",
-    "hr",
-    "data",
-    "archive",
-    "src",
-    "config",
-    "invoices",
-    "drafts",
-]
-TOPICS = [
-    "the Q3 budget",
-    "next week's release",
-    "the onboarding checklist",
-    "the vendor contract",
-    "the database migration",
-    "the incident review",
-    "the hiring plan",
-    "the marketing campaign",
-    "the security audit",
-    "the team offsite",
-    "the customer escalation",
-    "the pricing update",
-    "the API deprecation",
-    "the office move",
-]
-SENTENCES = (
-    "Please review the attached numbers before Friday.",
-    "The deployment finished without errors.",
-    "Can we move the sync to Thursday afternoon?",
-    "Reminder: the report is due at the end of the month.",
-    "All tests passed on the release branch.",
-    "The client approved the revised proposal.",
-    "We need two more reviewers for this change.",
-    "Shipping is delayed by two days because of the weather.",
-    "The new onboarding guide is ready for feedback.",
-    "Budget figures were updated with the latest invoices.",
-    "Let's keep the scope small for the first iteration.",
-    "The vendor confirmed the renewal terms.",
-)
-CONDITIONS = [
-    "sunny",
-    "partly cloudy",
-    "overcast",
-    "light rain",
-    "heavy rain",
-    "snow",
-    "fog",
-    "thunderstorms",
-    "windy",
-    "clear",
-]
-ROOMS = ["living room", "kitchen", "bedroom", "office", "garage", "hallway", "bathroom", "porch"]
-DEVICES = [
-    "thermostat",
-    "front door lock",
-    "porch light",
-    "living room lamp",
-    "garage door",
-    "robot vacuum",
-    "smoke alarm",
-]
-DEPARTMENTS = [
-    "Engineering",
-    "Finance",
-    "Sales",
-    "Marketing",
-    "Support",
-    "Legal",
-    "Operations",
-    "People",
-    "Design",
-    "Research",
-]
-JOBS = [
-    "software engineer",
-    "data analyst",
-    "product manager",
-    "account executive",
-    "support specialist",
-    "financial controller",
-    "designer",
-    "recruiter",
-    "site reliability engineer",
-    "legal counsel",
-]
-MEDICATIONS = [
-    "ibuprofen",
-    "amoxicillin",
-    "metformin",
-    "lisinopril",
-    "atorvastatin",
-    "levothyroxine",
-    "cetirizine",
-    "omeprazole",
-]
-CONDITIONS_MED = [
-    "hypertension",
-    "type 2 diabetes",
-    "seasonal allergies",
-    "asthma",
-    "migraine",
-    "high cholesterol",
-]
-LANGS = [
-    "English",
-    "Spanish",
-    "French",
-    "German",
-    "Japanese",
-    "Portuguese",
-    "Italian",
-    "Korean",
-    "Dutch",
-    "Swedish",
-]
-CURRENCIES = ["USD", "EUR", "GBP", "JPY", "CAD", "CHF", "NOK", "SEK", "AUD"]
-SERVICES = [
-    "api-gateway",
-    "auth-service",
-    "billing-worker",
-    "search-indexer",
-    "web-frontend",
-    "notification-service",
-]
-TABLES = [
-    "customers",
-    "orders",
-    "invoices",
-    "employees",
-    "products",
-    "shipments",
-    "tickets",
-    "events",
-    "payments",
-    "sessions",
-]
-STATUSES = ["open", "in progress", "resolved", "closed", "pending", "blocked"]
-LABEL_TAGS = [
-    "bug",
-    "feature",
-    "urgent",
-    "docs",
-    "security",
-    "billing",
-    "ux",
-    "backend",
-    "frontend",
-    "question",
-]
-AIRLINES = ["Oceanic", "Nordic Air", "Sky Pacific", "Iberia Connect", "Atlas Wings"]
-COMMANDS = [
-    "ls -la",
-    "df -h",
-    "git status",
-    "npm test",
-    "pytest -q",
-    "du -sh .",
-    "uptime",
-    "docker ps",
-    "systemctl status nginx",
-    "tail -n 50 app.log",
-]
+import yaml
+
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_DATA = yaml.load(Path(__file__).with_name("samplers.yaml").read_text(encoding="utf-8"), Loader=_YAML_LOADER)
+FIRST = _DATA["words"]["first"]
+LAST = _DATA["words"]["last"]
+CITIES = _DATA["words"]["cities"]
+COUNTRIES = _DATA["words"]["countries"]
+COMPANIES = _DATA["words"]["companies"]
+DOMAINS = _DATA["words"]["domains"]
+WORDS = _DATA["words"]["words"]
+PRODUCTS = _DATA["words"]["products"]
+EXTS = _DATA["words"]["exts"]
+DIRS = _DATA["words"]["dirs"]
+TOPICS = _DATA["words"]["topics"]
+SENTENCES = tuple(_DATA["words"]["sentences"])
+CONDITIONS = _DATA["words"]["conditions"]
+ROOMS = _DATA["words"]["rooms"]
+DEVICES = _DATA["words"]["devices"]
+DEPARTMENTS = _DATA["words"]["departments"]
+JOBS = _DATA["words"]["jobs"]
+MEDICATIONS = _DATA["words"]["medications"]
+CONDITIONS_MED = _DATA["words"]["conditions_med"]
+LANGS = _DATA["words"]["langs"]
+CURRENCIES = _DATA["words"]["currencies"]
+SERVICES = _DATA["words"]["services"]
+TABLES = _DATA["words"]["tables"]
+STATUSES = _DATA["words"]["statuses"]
+LABEL_TAGS = _DATA["words"]["label_tags"]
+AIRLINES = _DATA["words"]["airlines"]
+COMMANDS = _DATA["words"]["commands"]
+
+
+def _choice(name: str) -> Callable[[Random], Any]:
+    """The sampler ``name`` of ``samplers.yaml``'s ``choices``: one of its values."""
+    values = _DATA["choices"][name]
+    return lambda r: r.choice(values)
 
 
 def _id(prefix: str, digits: int = 6) -> Callable[[Random], str]:
@@ -472,8 +105,8 @@ SAMPLERS: dict[str, Callable[[Random], Any]] = {
     "past_date": lambda r: _date(r, 2024),
     "time": _time,
     "datetime": lambda r: f"{_date(r)}T{_time(r)}:00",
-    "duration_minutes": lambda r: r.choice((15, 30, 45, 60, 90)),
-    "timezone": lambda r: r.choice(("UTC", "Europe/Oslo", "America/Toronto", "Asia/Tokyo", "Europe/Lisbon")),
+    "duration_minutes": _choice("duration_minutes"),
+    "timezone": _choice("timezone"),
     "latitude": lambda r: round(r.uniform(-60, 70), 4),
     "longitude": lambda r: round(r.uniform(-150, 150), 4),
     # identifiers
@@ -517,7 +150,7 @@ SAMPLERS: dict[str, Callable[[Random], Any]] = {
     "service_name": lambda r: r.choice(SERVICES),
     "shell_command": lambda r: r.choice(COMMANDS),
     "version": lambda r: f"{r.randrange(0, 5)}.{r.randrange(0, 20)}.{r.randrange(0, 10)}",
-    "port": lambda r: r.choice((80, 443, 5432, 6379, 8080, 9000)),
+    "port": _choice("port"),
     "table_name": lambda r: r.choice(TABLES),
     "sql_select": lambda r: (
         f"SELECT * FROM {r.choice(TABLES)} WHERE created_at > '{_date(r, 2025)}' LIMIT {r.choice((10, 50, 100))}"
@@ -544,7 +177,7 @@ SAMPLERS: dict[str, Callable[[Random], Any]] = {
     "product": lambda r: r.choice(PRODUCTS),
     "quantity": lambda r: r.randrange(1, 6),
     "price": lambda r: round(r.uniform(4, 900), 2),
-    "percentage": lambda r: r.choice((5, 10, 15, 20, 25, 50)),
+    "percentage": _choice("percentage"),
     "airline": lambda r: r.choice(AIRLINES),
     "flight_number": lambda r: f"{r.choice(('OC', 'NA', 'SP', 'IC', 'AW'))}{r.randrange(100, 999)}",
     # health, home, weather
@@ -562,60 +195,23 @@ SAMPLERS: dict[str, Callable[[Random], Any]] = {
     "count": lambda r: r.randrange(0, 40),
     "small_int": lambda r: r.randrange(1, 10),
     "boolean": lambda r: r.random() < 0.8,
-    "ok_status": lambda r: r.choice(("ok", "success", "done", "completed")),
+    "ok_status": _choice("ok_status"),
     # -- catalogue additions (servers in catalogue/servers/*.yaml) --
     # code hosting and CI
     "pr_number": lambda r: r.randrange(12, 1400),
-    "repo_file": lambda r: r.choice(
-        (
-            "README.md",
-            "src/app.py",
-            "src/api/routes.ts",
-            "Dockerfile",
-            "docs/setup.md",
-            "pkg/server/handler.go",
-            "tests/test_models.py",
-            ".github/workflows/ci.yml",
-            "config/settings.yaml",
-            "scripts/deploy.sh",
-        )
-    ),
+    "repo_file": _choice("repo_file"),
     "pr_title": lambda r: (
         f"{r.choice(('Add', 'Fix', 'Refactor', 'Bump', 'Document', 'Speed up'))} "
         f"{r.choice(WORDS)} {r.choice(('handler', 'client', 'parser', 'tests', 'config', 'export', 'docs'))}"
     ),
-    "commit_message": lambda r: r.choice(
-        (
-            "Fix typo in README",
-            "Bump dependencies to latest patch versions",
-            "Add retry with backoff to the HTTP client",
-            "Handle empty input in the CSV parser",
-            "Update deployment docs",
-            "Remove unused feature flag",
-            "Add unit tests for the billing module",
-        )
-    ),
-    "pipeline": lambda r: r.choice(
-        ("build-and-test", "deploy-production", "nightly-e2e", "release", "lint", "security-scan")
-    ),
+    "commit_message": _choice("commit_message"),
+    "pipeline": _choice("pipeline"),
     "run_id": lambda r: r.randrange(100000, 9999999),
-    "environment": lambda r: r.choice(("staging", "production", "qa", "preview")),
-    "log_line": lambda r: r.choice(
-        (
-            "ERROR connection refused to db-01.internal:5432",
-            "WARN retrying request to payments API (attempt 3 of 5)",
-            "INFO all 214 tests passed in 83.2s",
-            "ERROR test_checkout_total failed: expected 41.90, got 41.89",
-            "INFO image pushed to registry.example.com",
-            "ERROR npm ERR! missing script: build",
-            "WARN disk usage at 91% on runner-04",
-        )
-    ),
+    "environment": _choice("environment"),
+    "log_line": _choice("log_line"),
     "release_tag": lambda r: f"v{r.randrange(0, 5)}.{r.randrange(0, 20)}.{r.randrange(0, 10)}",
     # kubernetes and cloud
-    "namespace": lambda r: r.choice(
-        ("default", "production", "staging", "payments", "monitoring", "data-pipeline", "ingress")
-    ),
+    "namespace": _choice("namespace"),
     "deployment": lambda r: r.choice(SERVICES),
     "pod_name": lambda r: (
         f"{r.choice(SERVICES)}-{''.join(r.choice('0123456789abcdef') for _ in range(9))}-"
@@ -625,10 +221,8 @@ SAMPLERS: dict[str, Callable[[Random], Any]] = {
         f"registry.example.com/{r.choice(SERVICES)}:{r.randrange(0, 5)}.{r.randrange(0, 20)}.{r.randrange(0, 10)}"
     ),
     "replicas": lambda r: r.randrange(1, 9),
-    "cluster": lambda r: r.choice(("prod-eu-west-1", "staging-us-east", "analytics-cluster", "dev-cluster")),
-    "cloud_region": lambda r: r.choice(
-        ("eu-west-1", "us-east-1", "ap-northeast-1", "eu-central-1", "us-west-2")
-    ),
+    "cluster": _choice("cluster"),
+    "cloud_region": _choice("cloud_region"),
     "ip_address": lambda r: f"10.{r.randrange(0, 255)}.{r.randrange(0, 255)}.{r.randrange(1, 255)}",
     "manifest_path": lambda r: (
         f"k8s/{r.choice(SERVICES)}/{r.choice(('deployment', 'service', 'configmap', 'hpa'))}.yaml"
@@ -641,10 +235,8 @@ SAMPLERS: dict[str, Callable[[Random], Any]] = {
             f"ALTER TABLE {r.choice(TABLES)} ADD COLUMN notes text",
         )
     ),
-    "column_name": lambda r: r.choice(
-        ("id", "created_at", "email", "status", "total", "customer_id", "name", "updated_at", "country")
-    ),
-    "sql_type": lambda r: r.choice(("bigint", "text", "timestamptz", "numeric(12,2)", "boolean", "uuid")),
+    "column_name": _choice("column_name"),
+    "sql_type": _choice("sql_type"),
     # identifiers
     "deal_id": _id("deal", 6),
     "lead_id": _id("lead", 6),
@@ -680,76 +272,27 @@ SAMPLERS: dict[str, Callable[[Random], Any]] = {
     ),
     "secret_version": lambda r: r.randrange(1, 30),
     # people, organisations and access
-    "role": lambda r: r.choice(
-        ("viewer", "editor", "billing-admin", "support-agent", "developer", "auditor", "org-admin")
-    ),
-    "group_name": lambda r: r.choice(
-        ("engineering", "finance-team", "contractors", "on-call", "marketing", "security")
-    ),
-    "permission": lambda r: r.choice(
-        ("repo:read", "billing:write", "users:read", "reports:export", "tickets:assign", "deploy:staging")
-    ),
-    "justification": lambda r: r.choice(
-        (
-            "needs access for the Q3 billing reconciliation",
-            "joining the on-call rotation next week",
-            "covering for a teammate on leave",
-            "new hire onboarding",
-            "temporary access for the security audit",
-        )
-    ),
+    "role": _choice("role"),
+    "group_name": _choice("group_name"),
+    "permission": _choice("permission"),
+    "justification": _choice("justification"),
     "social_handle": lambda r: (
         f"@{r.choice(FIRST).lower()}{r.choice(('_dev', 'hq', '_writes', '', '_design'))}"
     ),
     "deal_name": lambda r: (
         f"{r.choice(COMPANIES)} {r.choice(('renewal', 'expansion', 'pilot', 'enterprise plan', 'new licences'))}"
     ),
-    "deal_stage": lambda r: r.choice(
-        ("prospecting", "qualification", "proposal", "negotiation", "closed won", "closed lost")
-    ),
-    "activity_type": lambda r: r.choice(("call", "meeting", "email", "demo")),
-    "leave_type": lambda r: r.choice(
-        ("vacation", "sick leave", "parental leave", "unpaid leave", "bereavement")
-    ),
+    "deal_stage": _choice("deal_stage"),
+    "activity_type": _choice("activity_type"),
+    "leave_type": _choice("leave_type"),
     "salary": lambda r: r.randrange(40, 180) * 1000,
     "national_id": lambda r: f"{r.randrange(100, 999)}-{r.randrange(10, 99)}-{r.randrange(1000, 9999)}",
     # places and travel
-    "place": lambda r: r.choice(
-        (
-            "Central Station",
-            "City Museum",
-            "Riverside Park",
-            "the airport",
-            "Old Town Square",
-            "Harbor Market",
-            "University Library",
-            "the convention center",
-        )
-    ),
-    "place_type": lambda r: r.choice(
-        ("coffee shop", "pharmacy", "restaurant", "gas station", "gym", "bookstore")
-    ),
+    "place": _choice("place"),
+    "place_type": _choice("place_type"),
     "postal_code": lambda r: f"{r.randrange(10000, 99999)}",
     "distance_km": lambda r: round(r.uniform(0.4, 480), 1),
-    "airport": lambda r: r.choice(
-        (
-            "OSL",
-            "LIS",
-            "NBO",
-            "KIX",
-            "YYZ",
-            "LYS",
-            "OPO",
-            "AUS",
-            "DEN",
-            "ICN",
-            "KRK",
-            "DUB",
-            "MAD",
-            "VIE",
-            "ZRH",
-        )
-    ),
+    "airport": _choice("airport"),
     "hotel": lambda r: (
         f"{r.choice(('Grand', 'Harbor', 'Park', 'Central', 'Riverside', 'Old Town', 'Skyline'))} "
         f"{r.choice(('Hotel', 'Inn', 'Suites', 'Lodge'))}"
@@ -758,44 +301,26 @@ SAMPLERS: dict[str, Callable[[Random], Any]] = {
     "nights": lambda r: r.randrange(1, 8),
     "seat": lambda r: f"{r.randrange(1, 40)}{r.choice('ABCDEF')}",
     # health
-    "allergy": lambda r: r.choice(("penicillin", "peanuts", "latex", "shellfish", "pollen", "sulfa drugs")),
-    "lab_test": lambda r: r.choice(
-        ("complete blood count", "lipid panel", "HbA1c", "thyroid panel", "vitamin D", "metabolic panel")
-    ),
-    "lab_value": lambda r: r.choice(
-        ("within normal range", "slightly elevated", "low", "borderline high", "normal")
-    ),
+    "allergy": _choice("allergy"),
+    "lab_test": _choice("lab_test"),
+    "lab_value": _choice("lab_value"),
     "blood_pressure": lambda r: f"{r.randrange(105, 155)}/{r.randrange(65, 98)}",
-    "dose": lambda r: r.choice(("200 mg", "500 mg", "10 mg", "20 mg", "5 mg", "850 mg")),
-    "dosage_schedule": lambda r: r.choice(("once daily", "twice daily", "every 8 hours", "at bedtime")),
+    "dose": _choice("dose"),
+    "dosage_schedule": _choice("dosage_schedule"),
     # home
-    "scene": lambda r: r.choice(("movie night", "good morning", "away", "bedtime", "dinner", "focus")),
+    "scene": _choice("scene"),
     "brightness": lambda r: r.randrange(1, 11) * 10,
     "home_pin": lambda r: f"{r.randrange(0, 10**4):04d}",
-    "door": lambda r: r.choice(("front door", "back door", "garage side door", "patio door")),
+    "door": _choice("door"),
     # commerce, money, accounting
     "tracking_number": lambda r: (
         "1Z" + "".join(r.choice(string.ascii_uppercase + string.digits) for _ in range(16))
     ),
-    "carrier": lambda r: r.choice(("UPS", "DHL", "FedEx", "PostNord", "USPS", "DPD")),
-    "shipping_status": lambda r: r.choice(("label created", "in transit", "out for delivery", "delivered")),
-    "refund_reason": lambda r: r.choice(
-        ("arrived damaged", "wrong size", "never arrived", "charged twice", "no longer needed")
-    ),
-    "payment_method": lambda r: r.choice(
-        ("saved visa ending 4242", "saved mastercard ending 4444", "paypal", "gift card")
-    ),
-    "expense_category": lambda r: r.choice(
-        (
-            "Office supplies",
-            "Software subscriptions",
-            "Travel",
-            "Consulting fees",
-            "Rent",
-            "Marketing",
-            "Meals",
-        )
-    ),
+    "carrier": _choice("carrier"),
+    "shipping_status": _choice("shipping_status"),
+    "refund_reason": _choice("refund_reason"),
+    "payment_method": _choice("payment_method"),
+    "expense_category": _choice("expense_category"),
     "vendor": lambda r: r.choice(COMPANIES),
     "coupon_code": lambda r: f"{r.choice(('SAVE', 'WELCOME', 'SPRING', 'VIP'))}{r.choice((10, 15, 20, 25))}",
     "rating": lambda r: r.randrange(1, 6),
@@ -816,72 +341,24 @@ SAMPLERS: dict[str, Callable[[Random], Any]] = {
     "note_title": lambda r: (
         f"{r.choice(WORDS).capitalize()} {r.choice(('notes', 'ideas', 'checklist', 'plan', 'todo'))}"
     ),
-    "notebook": lambda r: r.choice(("Work", "Personal", "Projects", "Reading", "Recipes", "Travel")),
+    "notebook": _choice("notebook"),
     "page_title": lambda r: (
         f"{r.choice(WORDS).capitalize()} {r.choice(('guide', 'runbook', 'FAQ', 'policy', 'overview', 'handbook'))}"
     ),
-    "wiki_space": lambda r: r.choice(("ENG", "OPS", "HR", "SALES", "PRODUCT", "SEC")),
-    "project_name": lambda r: r.choice(
-        (
-            "Apollo",
-            "Website redesign",
-            "Mobile app v2",
-            "Data platform",
-            "Q3 launch",
-            "Billing revamp",
-            "Helios",
-        )
-    ),
+    "wiki_space": _choice("wiki_space"),
+    "project_name": _choice("project_name"),
     "task_title": lambda r: (
         f"{r.choice(('Draft', 'Review', 'Update', 'Prepare', 'Finalize', 'Test'))} {r.choice(WORDS)} "
         f"{r.choice(('plan', 'doc', 'slides', 'checklist', 'report', 'spec'))}"
     ),
     "sprint": lambda r: f"Sprint {r.randrange(10, 60)}",
-    "priority": lambda r: r.choice(("low", "medium", "high", "urgent")),
-    "complaint": lambda r: r.choice(
-        (
-            "My order arrived damaged and the box was open.",
-            "I was charged twice for my subscription this month.",
-            "I can't log in to my account since the last update.",
-            "The app crashes every time I upload a photo.",
-            "I'd like a refund for my last order, it never arrived.",
-            "The invoice shows the wrong company address.",
-        )
-    ),
-    "support_reply": lambda r: r.choice(
-        (
-            "Thanks for reaching out - we've issued a replacement and it ships tomorrow.",
-            "Sorry about the double charge; the duplicate has been refunded.",
-            "Could you try resetting your password from the login page and let us know?",
-            "We've passed this to our engineers and will update you within 24 hours.",
-        )
-    ),
+    "priority": _choice("priority"),
+    "complaint": _choice("complaint"),
+    "support_reply": _choice("support_reply"),
     # media, news, language, social, analytics, education
-    "song": lambda r: r.choice(
-        (
-            "Glass Harbor",
-            "Paper Lanterns",
-            "Northern Lights",
-            "Slow River",
-            "Neon Rain",
-            "Summer Static",
-            "Tidal",
-        )
-    ),
-    "artist": lambda r: r.choice(
-        (
-            "The Velvet Foxes",
-            "Luna Park",
-            "Kai Morrow",
-            "Nova Trio",
-            "Echo Valley",
-            "Mira Sol",
-            "Static Bloom",
-        )
-    ),
-    "playlist": lambda r: r.choice(
-        ("Focus Flow", "Morning Run", "Chill Evenings", "Road Trip", "Deep Work", "Party Mix")
-    ),
+    "song": _choice("song"),
+    "artist": _choice("artist"),
+    "playlist": _choice("playlist"),
     "track_seconds": lambda r: r.randrange(140, 330),
     "feed_url": lambda r: (
         f"https://{r.choice(('news', 'blog', 'updates', 'press'))}.{r.choice(DOMAINS)}/rss.xml"
@@ -891,104 +368,32 @@ SAMPLERS: dict[str, Callable[[Random], Any]] = {
         f"{r.choice(('announces', 'reports', 'launches', 'delays', 'wins'))} "
         f"{r.choice(('new product line', 'record quarter', 'partnership', 'expansion into ' + r.choice(CITIES), 'major contract'))}"
     ),
-    "news_source": lambda r: r.choice(
-        ("Daily Ledger", "Tech Wire", "Metro Herald", "Market Pulse", "Global Dispatch")
-    ),
-    "phrase": lambda r: r.choice(
-        (
-            "Where is the train station?",
-            "Thank you for your help yesterday.",
-            "The meeting has been moved to Monday morning.",
-            "Please find the invoice attached.",
-            "Could you send me the report by Friday?",
-            "Our office will be closed on the public holiday.",
-        )
-    ),
-    "language_code": lambda r: r.choice(("en", "es", "fr", "de", "ja", "pt", "it", "ko", "nl", "sv")),
-    "post_text": lambda r: r.choice(
-        (
-            "Excited to share our new release today - thanks to everyone who tested the beta!",
-            "We're hiring backend engineers in three cities. DMs open.",
-            "Our office will be closed Friday for the team offsite.",
-            "New blog post: what we learned migrating our database without downtime.",
-            "Thank you for 10k followers!",
-        )
-    ),
+    "news_source": _choice("news_source"),
+    "phrase": _choice("phrase"),
+    "language_code": _choice("language_code"),
+    "post_text": _choice("post_text"),
     "hashtag": lambda r: (
         "#" + r.choice(("launch", "devlife", "opensource", "hiring", "productupdate", "remotework"))
     ),
-    "metric": lambda r: r.choice(
-        (
-            "page_views",
-            "active_users",
-            "signups",
-            "conversion_rate",
-            "bounce_rate",
-            "revenue",
-            "session_duration",
-        )
-    ),
-    "date_range": lambda r: r.choice(
-        ("last 7 days", "last 30 days", "this month", "last quarter", "yesterday")
-    ),
-    "dashboard": lambda r: r.choice(
-        ("Growth overview", "Marketing funnel", "Product usage", "Revenue weekly", "Support KPIs")
-    ),
+    "metric": _choice("metric"),
+    "date_range": _choice("date_range"),
+    "dashboard": _choice("dashboard"),
     "metric_value": lambda r: round(r.uniform(10, 50000), 1),
-    "frequency": lambda r: r.choice(("daily", "weekly", "monthly")),
+    "frequency": _choice("frequency"),
     "course_code": lambda r: (
         f"{r.choice(('CS', 'MATH', 'BIO', 'HIST', 'ECON', 'PHYS'))}{r.randrange(100, 499)}"
     ),
-    "course_name": lambda r: r.choice(
-        (
-            "Intro to Programming",
-            "Linear Algebra",
-            "Cell Biology",
-            "Modern History",
-            "Microeconomics",
-            "Mechanics",
-        )
-    ),
-    "assignment_title": lambda r: r.choice(
-        (
-            "Problem set 3",
-            "Lab report 2",
-            "Midterm essay",
-            "Final project proposal",
-            "Reading response 5",
-            "Quiz 4",
-        )
-    ),
-    "letter_grade": lambda r: r.choice(("A", "A-", "B+", "B", "B-", "C+")),
+    "course_name": _choice("course_name"),
+    "assignment_title": _choice("assignment_title"),
+    "letter_grade": _choice("letter_grade"),
     "score": lambda r: r.randrange(55, 101),
     "air_quality_index": lambda r: r.randrange(8, 180),
     "wind_kph": lambda r: round(r.uniform(0, 60), 1),
     "precip_chance": lambda r: r.randrange(0, 101, 5),
-    "weather_alert": lambda r: r.choice(
-        (
-            "Wind advisory",
-            "Flood watch",
-            "Heat advisory",
-            "Winter storm warning",
-            "Air quality alert",
-            "Frost advisory",
-        )
-    ),
-    "css_selector": lambda r: r.choice(
-        ("h1", "article p", ".price", "#main", "table.results td", "a.download")
-    ),
-    "http_status": lambda r: r.choice((200, 200, 200, 301, 404)),
-    "vault_item": lambda r: r.choice(
-        (
-            "GitHub",
-            "AWS console",
-            "Office wifi",
-            "Bank portal",
-            "Company VPN",
-            "Payroll system",
-            "Staging database",
-        )
-    ),
+    "weather_alert": _choice("weather_alert"),
+    "css_selector": _choice("css_selector"),
+    "http_status": _choice("http_status"),
+    "vault_item": _choice("vault_item"),
     "secret_path": lambda r: (
         f"{r.choice(('prod', 'staging', 'dev'))}/{r.choice(SERVICES)}/"
         f"{r.choice(('db-password', 'api-key', 'stripe-key', 'jwt-secret', 'smtp-password'))}"
@@ -996,59 +401,23 @@ SAMPLERS: dict[str, Callable[[Random], Any]] = {
     "password": lambda r: "".join(
         r.choice(string.ascii_letters + string.digits + "!#$%&*+-=?@^_") for _ in range(18)
     ),
-    "emoji": lambda r: r.choice(("thumbsup", "eyes", "white_check_mark", "tada", "rocket", "heart")),
-    "sql_condition": lambda r: r.choice(
-        (
-            "created_at < '2023-01-01'",
-            "status = 'cancelled'",
-            "archived = true",
-            "last_login < '2022-06-30'",
-            "deleted_at IS NOT NULL",
-        )
-    ),
-    "foreign_phrase": lambda r: r.choice(
-        (
-            "¿Dónde está la estación de tren?",
-            "Merci pour votre aide hier.",
-            "Die Besprechung wurde auf Montag verschoben.",
-            "Segue em anexo a fatura.",
-            "金曜日までにレポートを送っていただけますか？",
-            "La riunione è stata spostata a lunedì mattina.",
-            "Ons kantoor is gesloten op de feestdag.",
-        )
-    ),
+    "emoji": _choice("emoji"),
+    "sql_condition": _choice("sql_condition"),
+    "foreign_phrase": _choice("foreign_phrase"),
     "charge_id": lambda r: "ch_" + "".join(r.choice(string.ascii_letters + string.digits) for _ in range(14)),
     "payout_id": lambda r: "po_" + "".join(r.choice(string.ascii_letters + string.digits) for _ in range(14)),
     "spreadsheet_id": lambda r: "".join(
         r.choice(string.ascii_letters + string.digits + "_-") for _ in range(24)
     ),
-    "cell_range": lambda r: r.choice(
-        ("Sheet1!A1:D20", "Budget!B2:B14", "Q3!A1:F50", "Leads!A2:E100", "Summary!C3", "Expenses!A:D")
-    ),
+    "cell_range": _choice("cell_range"),
     "spreadsheet_title": lambda r: (
         f"{r.choice(('Q1', 'Q2', 'Q3', 'Q4', '2026', 'Team', 'Project'))} "
         f"{r.choice(('budget', 'headcount plan', 'sales pipeline', 'expenses', 'roadmap', 'inventory'))}"
     ),
-    "systemd_service": lambda r: r.choice(
-        ("nginx", "postgresql", "redis-server", "docker", "cron", "sshd", "gunicorn")
-    ),
-    "log_file": lambda r: r.choice(
-        ("/var/log/syslog", "/var/log/nginx/error.log", "/var/log/auth.log", "/var/log/app/app.log")
-    ),
-    "arrival_airport": lambda r: r.choice(
-        ("CDG", "FRA", "AMS", "JFK", "SFO", "NRT", "SIN", "CPH", "ARN", "BCN", "FCO", "MUC", "YVR", "MEX")
-    ),
-    "album": lambda r: r.choice(
-        (
-            "Harbor Lights",
-            "Second Summer",
-            "Low Tide",
-            "Paper Moons",
-            "Night Shift",
-            "Open Windows",
-            "Blue Hours",
-        )
-    ),
+    "systemd_service": _choice("systemd_service"),
+    "log_file": _choice("log_file"),
+    "arrival_airport": _choice("arrival_airport"),
+    "album": _choice("album"),
     "feature_branch": lambda r: (
         f"{r.choice(('feature', 'fix', 'chore'))}/{r.choice(WORDS)}-{r.choice(WORDS)}"
     ),

@@ -35,6 +35,15 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
         raise
 
 
+def write_json(path: str | os.PathLike, data: Any, **dump: Any) -> None:
+    """``data`` as a JSON file at ``path``, written whole or not at all (never a half-written result), ending in a
+    newline; ``dump`` goes to ``json.dump`` (``indent`` is 2 unless given)."""
+    dump.setdefault("indent", 2)
+    with atomic_write(path) as fh:
+        json.dump(data, fh, **dump)
+        fh.write("\n")
+
+
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temp directory beside ``path``; on success it replaces ``path`` (an old one is removed)."""

@@ -61,9 +61,27 @@ def _write(tmp_path, name, lines):
 
 
 def test_registry_names_every_importer():
+    from data_gen.importers import IMPORTERS
+    from data_gen.importers.agentdojo import main as agentdojo_main
+    from data_gen.importers.synth import synthesize
+
     assert set(CONVERSATION_IMPORTERS) == {"glaive", "openai", "xlam", "toolace"}
     assert set(TOOL_IMPORTERS) == {"mcp", "bfcl"}
+    assert TOOL_IMPORTERS["mcp"] is mcp_tools.load_servers and TOOL_IMPORTERS["bfcl"] is bfcl.load_servers
+    assert {name: i.kind for name, i in IMPORTERS.items() if name in ("synth", "agentdojo")} == {
+        "synth": "synthesis",
+        "agentdojo": "evaluation",
+    }
+    assert IMPORTERS["synth"].load is synthesize and IMPORTERS["agentdojo"].load is agentdojo_main
+    assert all(i.doc for i in IMPORTERS.values())
     assert issubclass(ImporterError, ValueError)
+
+
+def test_an_importer_registered_twice_is_refused():
+    from data_gen.importers.common import conversation_importer
+
+    with pytest.raises(TypeError, match="importer 'glaive' is registered twice"):
+        conversation_importer("glaive")(glaive.parse_one)
 
 
 @pytest.mark.parametrize("fmt", sorted(CONVERSATION_FIXTURES))
@@ -138,7 +156,9 @@ def test_glaive_reads_a_json_list_file_too(tmp_path):
     records = [json.loads(line) for line in (FIXTURES / "glaive.jsonl").read_text().splitlines()]
     path = tmp_path / "glaive.json"
     path.write_text(json.dumps(records, indent=2))
-    assert [t.to_json() for t in glaive.iter_records(path)] == [t.to_json() for t in _load("glaive")]
+    assert [t.to_json() for t in CONVERSATION_IMPORTERS["glaive"](path)] == [
+        t.to_json() for t in _load("glaive")
+    ]
 
 
 def test_openai_function_tools_and_parallel_calls_exactly():
@@ -452,7 +472,7 @@ def test_json_list_errors_name_the_record_index(tmp_path):
     with pytest.raises(
         ImporterError, match=r"toolace\.json\[1\]: field conversations: expected a list, got str"
     ):
-        list(toolace.iter_records(path))
+        list(CONVERSATION_IMPORTERS["toolace"](path))
 
 
 # -- tool catalogues -----------------------------------------------------------------------------------------

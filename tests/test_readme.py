@@ -75,7 +75,7 @@ def _target(command: str) -> tuple[list[str], list[str]] | None:
     for i, word in enumerate(words):
         if word == "-m" and i + 1 < len(words) and words[i + 1] != "accelerate.commands.launch":
             module = words[i + 1]
-            if module.split(".")[0] in ("mcip", "data_gen", "train", "guard"):
+            if module.split(".")[0] in ("mcip", "data_gen", "train", "guard", "benchmarks"):
                 return [sys.executable, "-m", module], words[i + 2 :]
         if word.endswith(".py") and word.startswith(("benchmarks/", "train/")):
             return [sys.executable, str(REPO / word)], words[i + 1 :]

@@ -143,3 +143,17 @@ def test_atomic_outputs_get_ordinary_permissions(tmp_path):
     os.umask(mask)
     assert (tmp_path / "a.jsonl").stat().st_mode & 0o777 == 0o666 & ~mask
     assert (tmp_path / "d").stat().st_mode & 0o777 == 0o777 & ~mask
+
+
+def test_write_json_is_whole_or_nothing(tmp_path):
+    from mcip.io import write_json
+
+    path = tmp_path / "sub" / "result.json"
+    write_json(path, {"b": 1, "a": [1, 2]}, sort_keys=True)
+    assert path.read_text() == '{\n  "a": [\n    1,\n    2\n  ],\n  "b": 1\n}\n'
+    with pytest.raises(TypeError):
+        write_json(path, {"bad": object()})  # not serialisable: the previous file stays
+    assert json.loads(path.read_text()) == {"a": [1, 2], "b": 1}
+    assert [p.name for p in path.parent.iterdir()] == ["result.json"]
+    write_json(path, {"when": object}, indent=1, default=str)
+    assert path.read_text() == '{\n "when": "<class \'object\'>"\n}\n'

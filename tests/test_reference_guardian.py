@@ -28,7 +28,7 @@ def test_the_reference_run_ships_a_loadable_bf16_adapter(tiny_model_dir, tmp_pat
     )
     ship = tmp_path / "guardians/tiny-lora"
     cmd = [
-        sys.executable, str(REPO / "benchmarks/reference_guardian.py"), "--recipe", "recipes/smollm2-135m/lora_gpu.yaml",
+        sys.executable, "-m", "benchmarks.reference_guardian", "--recipe", "recipes/smollm2-135m/lora_gpu.yaml",
         "--accelerate-config", "accelerate_configs/cpu.yaml", "--model", str(tiny_model_dir), "--data", str(data),
         "--steps", "2", "--n", "6", "--batch-size", "4", "--out", str(tmp_path / "out"), "--ship", str(ship),
         "--ship-base", str(tiny_model_dir), "--sweep", "lora_r=4",
@@ -48,7 +48,7 @@ def test_the_reference_run_ships_a_loadable_bf16_adapter(tiny_model_dir, tmp_pat
     assert json.loads((ship / "adapter_config.json").read_text())["base_model_name_or_path"] == str(
         tiny_model_dir
     )
-    assert "reference_guardian.py" in (ship / "COMMAND").read_text()
+    assert "-m benchmarks.reference_guardian" in (ship / "COMMAND").read_text()
     # the shipped folder is a model the evaluator takes as it is
     assert evaluate(["--model", str(ship), "--data", str(data), "--split", "test", "--mode", "fast",
                      "--limit", "4", "--output", str(tmp_path / "reeval")]) == 0  # fmt: skip

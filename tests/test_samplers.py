@@ -68,3 +68,14 @@ def test_words_split_snake_camel_kebab_and_digits():
 
 def test_every_hint_names_a_known_sampler():
     assert {name for _, name in samplers._HINTS} <= set(samplers.SAMPLERS)
+
+
+def test_the_word_lists_and_fixed_choices_live_in_the_data_file():
+    import yaml
+
+    data = yaml.safe_load((samplers.Path(samplers.__file__).with_name("samplers.yaml")).read_text())
+    words = data["words"]
+    assert (words["first"], tuple(words["sentences"])) == (samplers.FIRST, samplers.SENTENCES)
+    assert all(values for values in words.values())
+    for name, values in data["choices"].items():  # each fixed choice is a sampler, drawing from its list
+        assert values and samplers.sample(name, samplers.Random(7)) in values, name

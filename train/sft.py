@@ -14,7 +14,6 @@ chat template's end of turn, and carries ``mcip_prompt.json`` so evaluation rend
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -28,6 +27,7 @@ if __package__ in (None, ""):  # `accelerate launch train/sft.py` (a path): trai
 
 from trl import ModelConfig, SFTConfig, TrlParser, get_peft_config, get_quantization_config
 
+from mcip.io import write_json
 from mcip.prompt import STYLES, PromptFormat
 from mcip.record import RecordError
 from train import precision
@@ -178,15 +178,15 @@ def _peft_config(model_args: ModelConfig, training_args: GuardianSFTConfig):
     return peft_config
 
 
-def _write_json(path: Path, data: dict) -> None:
-    from mcip.io import atomic_write
-
-    with atomic_write(path) as fh:
-        json.dump(data, fh, indent=2, sort_keys=True, default=str)
-        fh.write("\n")
-
-
-def main(script_args: ScriptArguments, training_args: GuardianSFTConfig, model_args: ModelConfig) -> dict:
+def main(
+    script_args: ScriptArguments,
+    training_args: GuardianSFTConfig,
+    model_args: ModelConfig,
+    *,
+    trainer_cls: type[GuardianTrainer] = GuardianTrainer,
+) -> dict:
+    """Train as the recipe says; ``trainer_cls`` is the trainer to build (a subclass adds instrumentation, as
+    ``benchmarks/gpu_scale.py`` does)."""
     from transformers import AutoTokenizer
 
     logging.basicConfig(format="%(asctime)s %(name)s: %(message)s", level=logging.INFO)
@@ -272,7 +272,7 @@ def main(script_args: ScriptArguments, training_args: GuardianSFTConfig, model_a
     ]
     if training_args.save_minutes:
         callbacks.append(SaveEveryMinutes(training_args.save_minutes))
-    trainer = GuardianTrainer(
+    trainer = trainer_cls(
         callbacks=callbacks,
         model=model,
         args=training_args,
@@ -307,7 +307,7 @@ def main(script_args: ScriptArguments, training_args: GuardianSFTConfig, model_a
     if trainer.accelerator.is_main_process:
         out = Path(training_args.output_dir)
         prompt_format.save(out)
-        _write_json(
+        write_json(
             out / "mcip_run.json",
             {
                 "base_model_id": script_args.base_model_id,
@@ -348,6 +348,8 @@ def main(script_args: ScriptArguments, training_args: GuardianSFTConfig, model_a
                 "truncated_prompts": truncated,
                 "metrics": metrics,
             },
+            sort_keys=True,
+            default=str,
         )
         trainer.create_model_card(dataset_name=script_args.dataset_name, tags=["mcp", "guardian", "mcip"])
     if training_args.push_to_hub:

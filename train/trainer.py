@@ -33,6 +33,7 @@ from mcip.prompt import PromptFormat
 
 logger = logging.getLogger("mcip.sft")
 MARKER = "mcip_checkpoint.json"
+ANSWER_HEAD_RANGE = "mcip:answer_head_loss"
 KILL_DURING_SAVE = "MCIP_KILL_DURING_SAVE"  # a step number: the process dies there before the marker (tests)
 
 
@@ -56,8 +57,9 @@ def add_answer_head(model) -> None:
         hidden = backbone(*args, **kwargs).last_hidden_state[:, :-1]
         targets = labels[:, 1:].to(hidden.device)
         mask = targets != -100
-        logits = model.get_output_embeddings()(hidden[mask]).float()
-        loss = torch.nn.functional.cross_entropy(logits, targets[mask], reduction="sum")
+        with torch.profiler.record_function(ANSWER_HEAD_RANGE):  # named for benchmarks/profiling.py
+            logits = model.get_output_embeddings()(hidden[mask]).float()
+            loss = torch.nn.functional.cross_entropy(logits, targets[mask], reduction="sum")
         count = mask.sum().clamp(min=1) if num_items_in_batch is None else num_items_in_batch
         return ModelOutput(loss=loss / count)
 

@@ -8,6 +8,7 @@ from random import Random
 
 from data_gen.catalogue import Catalogue
 from data_gen.edit import Variant, single_call_sites, spec_for, splice
+from data_gen.registry import attack
 from data_gen.surfaces import prerequisite_before
 from mcip.record import Trajectory
 
@@ -17,6 +18,7 @@ LABEL = "causal_dependency_injection"
 wants = prerequisite_before  # steers the generator to intents with a prerequisite
 
 
+@attack(LABEL, wants=wants)
 def apply(traj: Trajectory, cat: Catalogue, rng: Random) -> Variant | None:
     sites = single_call_sites(traj)
     pairs = []

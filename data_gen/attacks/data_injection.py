@@ -21,6 +21,7 @@ from data_gen.edit import (
     splice,
     user_text,
 )
+from data_gen.registry import attack
 from data_gen.template import to_text
 from mcip.record import Trajectory
 
@@ -66,6 +67,7 @@ def _fabricate(traj: Trajectory, cat: Catalogue, fa: int, rng: Random) -> tuple[
     ), f"adds {value!r} from {tool.qualified_name}, which was never called"
 
 
+@attack(LABEL)
 def apply(traj: Trajectory, cat: Catalogue, rng: Random) -> Variant | None:
     fa = final_answer_index(traj)
     if fa is None:

@@ -21,6 +21,7 @@ from data_gen.edit import (
     user_text,
     with_tools,
 )
+from data_gen.registry import attack
 from data_gen.shadows import admin_extra_args, make_admin_twin
 from data_gen.template import render
 from mcip.record import Trajectory
@@ -47,6 +48,7 @@ def _same_data(original, twin_result, args: dict):
     return {**twin_result, target: dumps(original)}
 
 
+@attack(LABEL)
 def apply(traj: Trajectory, cat: Catalogue, rng: Random) -> Variant | None:
     sites = [s for s in single_call_sites(traj) if s.tool is not None and s.tool.privilege != "admin"]
     if not sites:

@@ -17,12 +17,14 @@ from data_gen.edit import (
     splice,
     with_tools,
 )
+from data_gen.registry import attack
 from data_gen.surfaces import exfil_arguments, unrelated_tool
 from mcip.record import Trajectory
 
 LABEL = "function_injection"
 
 
+@attack(LABEL)
 def apply(traj: Trajectory, cat: Catalogue, rng: Random) -> Variant | None:
     sites = [s for s in single_call_sites(traj) if s.result is not None]
     spec = unrelated_tool(traj, cat, rng, side_effect_bias=0.7)

@@ -19,6 +19,7 @@ from data_gen.edit import (
     single_call_sites,
     with_tools,
 )
+from data_gen.registry import attack
 from data_gen.surfaces import pick_lookalike
 from mcip.record import Trajectory
 
@@ -31,6 +32,7 @@ FAILURE_ANSWERS = (
 )
 
 
+@attack(LABEL)
 def apply(traj: Trajectory, cat: Catalogue, rng: Random) -> Variant | None:
     sites = [s for s in single_call_sites(traj) if s.tool is not None and s.result is not None]
     if not sites:

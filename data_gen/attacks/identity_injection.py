@@ -17,12 +17,14 @@ from data_gen.edit import (
     splice,
     with_tools,
 )
+from data_gen.registry import attack
 from data_gen.surfaces import admin_tool, place_claim
 from mcip.record import Trajectory
 
 LABEL = "identity_injection"
 
 
+@attack(LABEL)
 def apply(traj: Trajectory, cat: Catalogue, rng: Random) -> Variant | None:
     picked = admin_tool(traj, cat, rng)
     if picked is None or final_answer_index(traj) is None:

@@ -17,6 +17,7 @@ from data_gen.edit import (
     spec_for,
     splice,
 )
+from data_gen.registry import attack
 from mcip.record import Trajectory
 
 LABEL = "replay_function"
@@ -30,6 +31,7 @@ def has_effect(site, cat: Catalogue) -> bool:
     return site.tool is not None and site.tool.privilege in ("write", "admin")
 
 
+@attack(LABEL)
 def apply(traj: Trajectory, cat: Catalogue, rng: Random) -> Variant | None:
     sites = [
         s

@@ -25,6 +25,7 @@ from data_gen.edit import (
     spec_for,
     with_tools,
 )
+from data_gen.registry import attack
 from data_gen.surfaces import SIDE_EFFECTS
 from data_gen.template import to_text
 from mcip.record import Trajectory
@@ -32,6 +33,7 @@ from mcip.record import Trajectory
 LABEL = "ignore_prupose_prompt_injection"
 
 
+@attack(LABEL)
 def apply(traj: Trajectory, cat: Catalogue, rng: Random) -> Variant | None:
     sites = call_sites(traj)
     candidates = []

@@ -19,12 +19,14 @@ from data_gen.edit import (
     single_call_sites,
     user_text,
 )
+from data_gen.registry import attack
 from data_gen.surfaces import perturb, sample_hint
 from mcip.record import Trajectory
 
 LABEL = "wrong_parameter_prompt_injection"
 
 
+@attack(LABEL)
 def apply(traj: Trajectory, cat: Catalogue, rng: Random) -> Variant | None:
     said = user_text(traj)
     given = traj.meta.get("user_args") or {}

@@ -55,6 +55,7 @@ from random import Random
 from typing import Any
 
 from data_gen.importers.errors import ImporterError
+from data_gen.registry import EVALUATION, importer
 from mcip.flows import derive_flows
 from mcip.record import RecordError, Trajectory, parse_record, save_jsonl
 
@@ -595,6 +596,7 @@ def label_table(records: Iterable[Trajectory]) -> str:
     return "\n".join(lines)
 
 
+@importer("agentdojo", EVALUATION, "AgentDojo suites -> MCIP records, for evaluation only (never training)")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m data_gen.importers.agentdojo",

@@ -25,6 +25,7 @@ from data_gen.catalogue import ServerSpec, ToolSpec
 from data_gen.importers.common import optional_str, read_objects, require
 from data_gen.importers.errors import fail
 from data_gen.importers.servers import catalogue_schema, make_tool, server_name, write_servers
+from data_gen.registry import TOOLS, importer
 
 __all__ = ["load_servers", "write_servers"]
 
@@ -40,6 +41,7 @@ class _Function:
     source: str  # stem of the file it came from
 
 
+@importer("bfcl", TOOLS)
 def load_servers(path: str | os.PathLike, max_tools: int = MAX_TOOLS) -> list[ServerSpec]:
     functions = _read_functions(path)
     prefixes = Counter(f.name.split(".", 1)[0] for f in functions if "." in f.name)

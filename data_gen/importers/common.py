@@ -1,4 +1,5 @@
-"""Shared pieces of the importers: reading JSON/JSONL files, error messages, call ids and tool entries.
+"""Shared pieces of the importers: reading JSON/JSONL files, registering a conversation importer, error messages,
+call ids and tool entries.
 
 Every problem becomes an :class:`ImporterError` whose message starts with ``where`` (``file:line`` for JSON
 lines, ``file[index]`` for a JSON list) and names the field, so a bad record in a 100k-line dump is easy to find.
@@ -9,11 +10,12 @@ from __future__ import annotations
 import json
 import os
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from data_gen.importers.errors import ImporterError, fail
 from data_gen.importers.schema import input_schema
+from data_gen.registry import CONVERSATIONS, importer
 from mcip.io import json_lines
 from mcip.record import RecordError, Trajectory, parse_record
 
@@ -38,6 +40,26 @@ def read_objects(path: str | os.PathLike) -> Iterator[tuple[int, str, Any]]:
             if error:
                 raise ImporterError(error)
             yield index, where, obj
+
+
+Parse = Callable[[Any, str, "int | None"], Trajectory]
+
+
+def conversation_importer(name: str) -> Callable[[Parse], Parse]:
+    """Register ``parse_one(obj, where, index) -> Trajectory`` as the conversation importer ``name``: its loader
+    reads every record of a JSON-lines file or of a JSON list (``read_objects``) and parses it. Returns
+    ``parse_one`` unchanged."""
+
+    def register(parse_one: Parse) -> Parse:
+        def iter_records(path: str | os.PathLike) -> Iterator[Trajectory]:
+            for index, where, obj in read_objects(path):
+                yield parse_one(obj, where, index)
+
+        iter_records.__module__ = parse_one.__module__
+        importer(name, CONVERSATIONS)(iter_records)
+        return parse_one
+
+    return register
 
 
 def require(obj: Any, key: str, kind: type | tuple[type, ...], where: str, parent: str = "") -> Any:

@@ -10,18 +10,16 @@ the latest call.
 from __future__ import annotations
 
 import json
-import os
 import re
-from collections.abc import Iterator
 from typing import Any
 
 from data_gen.importers.common import (
     CallLog,
     arguments_object,
+    conversation_importer,
     function_tool,
     make_trajectory,
     optional_str,
-    read_objects,
     require,
     source_record,
 )
@@ -37,12 +35,7 @@ _CALL = "<functioncall>"
 _QUOTED_ARGS = re.compile(r"\{\s*\"name\"\s*:\s*\"([^\"]+)\"\s*,\s*\"arguments\"\s*:\s*'(.*)'\s*\}", re.S)
 
 
-def iter_records(path: str | os.PathLike) -> Iterator[Trajectory]:
-    """Records of a JSON-lines file or of a JSON list (the Hugging Face download is one big list)."""
-    for index, where, obj in read_objects(path):
-        yield parse_one(obj, where, index)
-
-
+@conversation_importer("glaive")
 def parse_one(obj: Any, where: str = "<record>", index: int | None = None) -> Trajectory:
     chat = require(obj, "chat", str, where)
     prose, tools = _system(optional_str(obj, "system", where) or "", where)

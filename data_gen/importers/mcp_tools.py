@@ -16,10 +16,12 @@ from data_gen.catalogue import ServerSpec
 from data_gen.importers.common import optional_str, require
 from data_gen.importers.errors import ImporterError, fail
 from data_gen.importers.servers import catalogue_schema, make_tool, server_name, write_servers
+from data_gen.registry import TOOLS, importer
 
 __all__ = ["load_servers", "parse_servers", "write_servers"]
 
 
+@importer("mcp", TOOLS)
 def load_servers(path: str | os.PathLike) -> list[ServerSpec]:
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))

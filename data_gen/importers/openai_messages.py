@@ -11,19 +11,17 @@
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
 from typing import Any
 
 from data_gen.importers.common import (
     CallLog,
     arguments_object,
+    conversation_importer,
     dump_result,
     function_tool,
     loads_if_text,
     make_trajectory,
     optional_str,
-    read_objects,
     require,
     source_record,
 )
@@ -45,11 +43,7 @@ _ROLES = {
 }
 
 
-def iter_records(path: str | os.PathLike) -> Iterator[Trajectory]:
-    for index, where, obj in read_objects(path):
-        yield parse_one(obj, where, index)
-
-
+@conversation_importer("openai")
 def parse_one(obj: Any, where: str = "<record>", index: int | None = None) -> Trajectory:
     if isinstance(obj, dict) and "conversations" in obj:
         return _sharegpt(obj, where, index)

@@ -36,6 +36,7 @@ from typing import Any
 from data_gen import samplers
 from data_gen.catalogue import IntentSpec, ServerSpec, StepSpec, ToolSpec
 from data_gen.importers.access import _VERBS, words
+from data_gen.registry import SYNTHESIS, importer
 from data_gen.shadows import make_admin_twin, make_lookalike
 
 MAX_ONE_STEP = 40  # one-step intents per server (big servers)
@@ -592,6 +593,7 @@ def _shadow(spec: ServerSpec, rng: Random, taken: set[str]) -> ServerSpec | None
     )
 
 
+@importer("synth", SYNTHESIS)
 def synthesize(servers: list[ServerSpec]) -> list[ServerSpec]:
     """Every imported server made generator-ready (see module docstring), with its shadow servers."""
     taken = {s.server for s in servers}

@@ -11,18 +11,16 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import re
-from collections.abc import Iterator
 from typing import Any
 
 from data_gen.importers.common import (
     CallLog,
+    conversation_importer,
     dump_result,
     function_tool,
     make_trajectory,
     optional_str,
-    read_objects,
     require,
     source_record,
 )
@@ -35,12 +33,7 @@ _FUNCTION_LIST = re.compile(r"\[\s*\{")
 _NAMES = {"true": True, "false": False, "null": None, "True": True, "False": False, "None": None}
 
 
-def iter_records(path: str | os.PathLike) -> Iterator[Trajectory]:
-    """Records of a JSON-lines file or of a JSON list (the Hugging Face download is one list)."""
-    for index, where, obj in read_objects(path):
-        yield parse_one(obj, where, index)
-
-
+@conversation_importer("toolace")
 def parse_one(obj: Any, where: str = "<record>", index: int | None = None) -> Trajectory:
     turns = require(obj, "conversations", list, where)
     prose, tools = _system(optional_str(obj, "system", where) or "", where)

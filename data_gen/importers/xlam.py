@@ -8,17 +8,15 @@ which becomes a JSON Schema object; a parameter is required when it has no defau
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from typing import Any
 
 from data_gen.importers.common import (
     CallLog,
     arguments_object,
+    conversation_importer,
     loads_if_text,
     make_trajectory,
     optional_str,
-    read_objects,
     require,
     source_record,
 )
@@ -29,11 +27,7 @@ from mcip.record import Trajectory
 SOURCE = "xlam"
 
 
-def iter_records(path: str | os.PathLike) -> Iterator[Trajectory]:
-    for index, where, obj in read_objects(path):
-        yield parse_one(obj, where, index)
-
-
+@conversation_importer("xlam")
 def parse_one(obj: Any, where: str = "<record>", index: int | None = None) -> Trajectory:
     query = require(obj, "query", str, where)
     tools = _list(obj, "tools", where)
