@@ -180,6 +180,19 @@ def truncated_share(prepared) -> float:
     return round(hits / max(len(prepared), 1), 3)
 
 
+def check_fits(prepared, max_length: int | None, split_name: str) -> None:
+    """No row may be longer than ``max_length``: truncation would cut the answer and its end-of-turn token (the
+    renderer sized the log to fit; a room too small for the policy and the answer ends up here)."""
+    if not max_length:
+        return
+    over = sum(n > max_length for n in prepared["length"])
+    if over:
+        raise DataError(
+            f"{split_name}: {over} example(s) lost the end-of-turn token to truncation (longer than max_length "
+            f"{max_length}). Raise `max_length`, or lower `prompt_budget` so the rendered log fits."
+        )
+
+
 def check_label_masks(
     processed, raw_count: int, end_of_turn_id: int, split_name: str, packed: bool
 ) -> dict[str, int]:

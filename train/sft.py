@@ -31,7 +31,14 @@ from mcip.io import write_json
 from mcip.prompt import STYLES, PromptFormat
 from mcip.record import RecordError
 from train import precision
-from train.data import DataError, check_label_masks, load_splits, prepare_tokenized, truncated_share
+from train.data import (
+    DataError,
+    check_fits,
+    check_label_masks,
+    load_splits,
+    prepare_tokenized,
+    truncated_share,
+)
 from train.models import end_of_turn_token, load_gguf_model
 from train.prompting import model_context
 from train.tracking import setup_wandb
@@ -236,6 +243,7 @@ def main(
         prepared[key] = prepare_tokenized(
             split, tokenizer, prompt_format, room, training_args.dataset_num_proc, where
         )
+        check_fits(prepared[key], training_args.max_length, key)
     # rendered and tokenized here (and cached), so TRL's own preparation has nothing left to do
     training_args.dataset_kwargs = {**(training_args.dataset_kwargs or {}), "skip_prepare_dataset": True}
 
