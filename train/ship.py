@@ -23,6 +23,7 @@ from mcip.io import atomic_dir
 from train.trainer import MARKER, read_marker, resume_point
 
 MAX_ADAPTER_MIB = 16
+TARGET_UNSEEN_F1 = 0.75  # the reference guardian's goal on tools never seen in training
 BASE_IN_REPO = "models/smollm2-135m-instruct"  # what `make models` writes; a shipped adapter names it
 COPIED = ("mcip_prompt.json", "trainer_state.json", MARKER)
 
@@ -68,6 +69,15 @@ def card(name: str, marker: dict, state: dict, metrics: list[dict], recipe: str 
             "|---|---|---|---|---|---|---|---|",
             *(_metrics_row(m) for m in metrics),
         ]
+        unseen = next((m for m in metrics if m.get("split") == "test_unseen"), None)
+        if unseen is not None:
+            f1, major = (
+                unseen["risk_resistance"]["macro_f1"],
+                unseen["baselines"]["majority"]["risk_resistance"],
+            )
+            verdict = "reached" if f1 >= TARGET_UNSEEN_F1 else "**not reached yet**"
+            lines += ["", f"Target (unseen RR macro-F1 >= {TARGET_UNSEEN_F1}): {verdict} ({f1:.3f}; majority "
+                      f"{major['macro_f1']:.3f})."]  # fmt: skip
     else:
         lines.append("Not evaluated when shipped.")
     lines += [
