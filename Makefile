@@ -141,9 +141,9 @@ guardian-ship: $(STAMP) models
 		--clear-cut $$ckpt/eval/clear_cut/predictions.jsonl
 
 # The main job on embedded defaults, from a fresh clone: install, offline model, a small dataset, the shipped
-# reference guardian evaluated, a short LoRA run of the guardian recipe on the fresh data (its prompts fit: short
-# sessions at the recipe's 640-token budget), its evaluation and verified export, and one table with the shipped
-# guardian, this run and the majority baseline. On one GPU, still offline (SmolLM2, full fine-tuning):
+# reference guardian evaluated, a short LoRA run of the guardian recipe on the fresh data (short sessions, so its
+# prompts fit: 22% cut at the recipe's 640-token budget, against 77% of real-size ones), its evaluation and
+# verified export, and one table with the shipped guardian, this run and the majority baseline. On one GPU, still offline (SmolLM2, full fine-tuning):
 #   make demo GPU=1 RECIPE=recipes/smollm2-135m/full_gpu.yaml ACCELERATE_CONFIG=accelerate_configs/single_gpu.yaml DEMO_STEPS=300
 # or a 7B model from the Hub: RECIPE=recipes/qwen2.5-7b/lora.yaml
 DEMO_DIR ?= runs/demo
@@ -155,7 +155,7 @@ DEMO_RECIPE ?= $(if $(filter command line,$(origin RECIPE)),$(RECIPE),$(GUARDIAN
 SHIPPED := guardians/$(GUARDIAN)
 demo: $(STAMP) models
 	@echo "== 1/5 data: recipes/data/small.yaml -> $(DEMO_DATA)"
-	@$(MAKE) --no-print-directory data DATA_RECIPE=recipes/data/small.yaml DATA_DIR=$(DEMO_DATA)
+	@$(MAKE) --no-print-directory data DATA_RECIPE=recipes/data/small.yaml DATA_DIR=$(DEMO_DATA) DATA_ARGS="--sessions false"
 	@echo "== 2/5 evaluate the shipped guardian $(SHIPPED) on test and test_unseen ($(DEMO_EVAL_N) items each)"
 	@test -f $(SHIPPED)/adapter_config.json || { echo "make demo: $(SHIPPED) is missing" >&2; exit 2; }
 	@$(MAKE) --no-print-directory eval DATA_DIR=$(DEMO_DATA) RUN_DIR=$(SHIPPED) EVAL_DIR=$(DEMO_DIR)/shipped \
