@@ -270,7 +270,9 @@ def main(
     if resume is None:
         resume = resume_point(training_args.output_dir)
         if resume is None and script_args.warm_start not in (None, "", "none", "null"):
-            resume = warm_start(training_args.output_dir, script_args.warm_start)
+            resume = warm_start(
+                training_args.output_dir, script_args.warm_start, model_args.model_name_or_path
+            )
         if resume:
             logger.info("resuming from %s", resume)
     callbacks = [

@@ -30,6 +30,7 @@ from trl import SFTTrainer
 
 from mcip.io import atomic_write
 from mcip.prompt import PromptFormat
+from train.data import DataError
 
 logger = logging.getLogger("mcip.sft")
 MARKER = "mcip_checkpoint.json"
@@ -111,7 +112,7 @@ def resume_point(output_dir: str | Path) -> Path | None:
     return done[-1] if done else None
 
 
-def warm_start(output_dir: str | Path, shipped: str | Path) -> Path | None:
+def warm_start(output_dir: str | Path, shipped: str | Path, model: str | None = None) -> Path | None:
     """A checkpoint built from a shipped guardian (``guardians/<name>/``), for a run whose own checkpoints are gone.
 
     The adapter and the trainer state (step, data position, log) come back; the optimizer and RNG states do not
@@ -121,6 +122,9 @@ def warm_start(output_dir: str | Path, shipped: str | Path) -> Path | None:
     state = shipped / "trainer_state.json"
     if not (shipped / "adapter_model.safetensors").is_file() or not state.is_file():
         return None
+    base = json.loads((shipped / "adapter_config.json").read_text()).get("base_model_name_or_path")
+    if model is not None and base and Path(base).resolve() != Path(model).resolve():
+        raise DataError(f"--warm_start {shipped}: its adapter is for {base}, this run trains {model}")
     step = json.loads(state.read_text())["global_step"]
     target = Path(output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{step}"
     target.parent.mkdir(parents=True, exist_ok=True)
