@@ -27,11 +27,10 @@ from pathlib import Path
 
 from benchmarks.stages import evaluate_stage, run_stage
 from mcip.io import atomic_dir, write_json
+from train.ship import BASE_IN_REPO, ShipError, write_adapter
 
 REPO = Path(__file__).resolve().parents[1]
 SPLITS = ("test", "test_unseen")
-MAX_ADAPTER_MIB = 16
-BASE_IN_REPO = "models/smollm2-135m-instruct"  # what `make models` writes; a shipped adapter names it
 
 
 def train(args, run: Path, log: Path, extra: list[str]) -> float:
@@ -54,9 +53,6 @@ def evaluate(args, run: Path, split: str, out: Path, log: Path) -> dict:
 def ship(args, run: Path, evals: dict[str, Path], log: Path) -> Path:
     """The shipped folder, written whole or not at all: bf16 adapter, config naming the offline base, format,
     metrics, the card made by ``train.export`` (merge verified) and the command that made it."""
-    import torch
-    from safetensors.torch import load_file, save_file
-
     export = Path(args.out) / "export"
     if not (export / "verification.json").is_file():
         cmd = [sys.executable, "-m", "train.export", "--run", str(run), "--output", str(export)]
@@ -65,19 +61,10 @@ def ship(args, run: Path, evals: dict[str, Path], log: Path) -> Path:
         run_stage(cmd, log)
     target = REPO / args.ship
     with atomic_dir(target) as tmp:
-        weights = {
-            k: v.to(torch.bfloat16).contiguous()
-            for k, v in load_file(run / "adapter_model.safetensors").items()
-        }
-        save_file(weights, tmp / "adapter_model.safetensors", metadata={"format": "pt"})
-        size = (tmp / "adapter_model.safetensors").stat().st_size / 2**20
-        if size > MAX_ADAPTER_MIB:
-            sys.exit(
-                f"the adapter is {size:.1f} MiB in bf16, over the {MAX_ADAPTER_MIB} MiB cap: lower lora_r"
-            )
-        config = json.loads((run / "adapter_config.json").read_text())
-        config["base_model_name_or_path"] = args.ship_base
-        (tmp / "adapter_config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+        try:
+            write_adapter(run, tmp, args.ship_base)
+        except ShipError as err:
+            sys.exit(str(err))
         shutil.copy2(run / "mcip_prompt.json", tmp / "mcip_prompt.json")
         for split in SPLITS:
             shutil.copy2(evals[split] / "metrics.json", tmp / f"metrics_{split}.json")

@@ -90,6 +90,27 @@ def card(name: str, marker: dict, state: dict, metrics: list[dict], recipe: str 
     return "\n".join(lines)
 
 
+def write_adapter(src: Path, dest: Path, base: str) -> float:
+    """The adapter of ``src`` in bf16 into ``dest`` (refused over the size cap), its config naming ``base``;
+    returns its size in MiB."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    weights = {
+        k: v.to(torch.bfloat16).contiguous() for k, v in load_file(src / "adapter_model.safetensors").items()
+    }
+    save_file(weights, dest / "adapter_model.safetensors", metadata={"format": "pt"})
+    size = (dest / "adapter_model.safetensors").stat().st_size / 2**20
+    if size > MAX_ADAPTER_MIB:
+        raise ShipError(
+            f"the adapter is {size:.1f} MiB in bf16, over the {MAX_ADAPTER_MIB} MiB cap: lower lora_r"
+        )
+    config = json.loads((src / "adapter_config.json").read_text())
+    config["base_model_name_or_path"] = base
+    (dest / "adapter_config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    return size
+
+
 def ship(
     checkpoint: Path,
     out: Path,
@@ -98,9 +119,6 @@ def ship(
     base: str = BASE_IN_REPO,
     clear_cut: Path | None = None,
 ) -> Path:
-    import torch
-    from safetensors.torch import load_file, save_file
-
     if not (checkpoint / "adapter_model.safetensors").is_file():
         raise ShipError(f"{checkpoint}: no adapter_model.safetensors (only LoRA adapters ship)")
     if not (checkpoint / MARKER).is_file():
@@ -112,17 +130,7 @@ def ship(
         except (OSError, json.JSONDecodeError) as err:
             raise ShipError(f"{path}: cannot read metrics ({err})") from None
     with atomic_dir(out) as tmp:
-        weights = {
-            k: v.to(torch.bfloat16).contiguous()
-            for k, v in load_file(checkpoint / "adapter_model.safetensors").items()
-        }
-        save_file(weights, tmp / "adapter_model.safetensors", metadata={"format": "pt"})
-        size = (tmp / "adapter_model.safetensors").stat().st_size / 2**20
-        if size > MAX_ADAPTER_MIB:
-            raise ShipError(f"the adapter is {size:.1f} MiB in bf16, over the {MAX_ADAPTER_MIB} MiB cap")
-        config = json.loads((checkpoint / "adapter_config.json").read_text())
-        config["base_model_name_or_path"] = base
-        (tmp / "adapter_config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+        write_adapter(checkpoint, tmp, base)
         for name in COPIED:
             if (checkpoint / name).is_file():
                 shutil.copy2(checkpoint / name, tmp / name)
