@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         if (
             m == args.base and args.base_budget
         ):  # the base reads logs cut as a GPU guardian would (and faster)
-            cmd += ["--budget_tokens", str(args.base_budget)]
+            cmd += ["--log_budget", str(args.base_budget)]
         start = time.perf_counter()
         print(f"scoring {m} ...", flush=True)
         run_stage(cmd, log)
@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
                 lb: v["support"] for lb, v in metrics.get("per_class", {}).items() if v["support"]
             },
             "prompt_style": metrics.get("prompt_style"),
-            "budget_tokens": metrics.get("budget_tokens"),
+            "log_budget": metrics.get("log_budget"),
             "metrics": str(out / "metrics.json"),
         }
     baselines = {name: headline(b) | {"predicts": b["predicts"]} for name, b in first["baselines"].items()}
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         "n_scored": first["n"],
         "limit": args.limit,
         "seed": args.seed,
-        "base_budget_tokens": args.base_budget or None,
+        "base_log_budget": args.base_budget or None,
         "mode": args.mode,
         "baselines": baselines,
         "models": results,

@@ -2,9 +2,9 @@
 batch sizes 1..256, for the 135M guardian and an 8B shape; recommends the evaluator's default
 ``--batch-size``.
 
-Uses the evaluator's own pieces: ``train.backends.TransformersBackend`` (left-padded batches, bf16 on GPU,
-longest first), ``train.scoring`` through it, ``train.evaluate.load_examples`` and
-``mcip.prompt.build_prompt``. The 8B shape has random weights (``benchmarks/gpu_scale.py`` builds it; the Hub
+Uses the evaluator's own pieces: ``mcip.guardian.load_guardian`` (its transformers backend: left-padded
+batches, bf16 on GPU, longest first), ``train.evaluate.load_examples`` and ``mcip.prompting.Prompter`` (the
+``--style``/``--budget`` format, sized by the one budget rule). The 8B shape has random weights (``benchmarks/gpu_scale.py`` builds it; the Hub
 is out of reach), so its generation never meets an end-of-turn token and always runs ``--max-new-tokens`` (the
 evaluator's default, 64): its generation figure is the worst case. SmolLM2 uses
 ``models/smollm2-135m-instruct`` when it holds weights, else random weights of its shape (same caveat). A
@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from mcip.io import write_json
+from mcip.prompting import ANSWER_ROOM
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -137,7 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-items", type=int, default=16, help="fast mode: at least this many per size")
     parser.add_argument("--style", default="full")
     parser.add_argument("--budget", type=int, default=1536, help="log token budget (the 135M GPU recipe's)")
-    parser.add_argument("--max-new-tokens", type=int, default=64, help="the evaluator's guardian default")
+    parser.add_argument(
+        "--max-new-tokens", type=int, default=ANSWER_ROOM, help="the evaluator's guardian default"
+    )
     parser.add_argument("--batch-sizes", type=int, nargs="*", default=DEFAULT_SIZES, help="135M")
     parser.add_argument("--batch-sizes-8b", type=int, nargs="*", default=DEFAULT_SIZES_8B)
     parser.add_argument("--shape-8b", default="llama-3.1-8b", help="0 to skip: a benchmarks/shapes name")
@@ -149,10 +152,10 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from mcip.prompt import build_prompt
-    from train.backends import TransformersBackend
+    from mcip.guardian import load_guardian
+    from mcip.prompt import PromptFormat
+    from mcip.prompting import Prompter
     from train.evaluate import load_examples
-    from train.scoring import encode, render_chat
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cpu":
@@ -170,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         "environment": gpu_scale.environment(device),
         "data": data,
         "split": args.split,
-        "prompt": {"style": args.style, "budget_tokens": args.budget},
+        "prompt": {"style": args.style, "log_budget": args.budget},
         "max_new_tokens": args.max_new_tokens,
         "knee": f"recommended = smallest batch size within {KNEE:.0%} of the best examples/s",
         "models": {},
@@ -185,10 +188,12 @@ def main(argv: list[str] | None = None) -> int:
         else:
             path = gpu_scale.ensure_model(shape, args.scale, work, tokenizer_base, device)
             source = f"random weights of {gpu_scale.load_shape(shape)['hf_id']}'s shape ({args.scale})"
-        backend = TransformersBackend(str(path), batch_size=1)
-        count = lambda s, tok=backend.tokenizer: len(tok(s, add_special_tokens=False).input_ids)  # noqa: E731
-        prompts = [build_prompt(ex.trajectory, args.style, args.budget, count) for ex in examples]
-        lengths = [len(encode(backend.tokenizer, render_chat(backend.tokenizer, m))) for m in prompts[:64]]
+        guardian = load_guardian(str(path), batch_size=1, answer_room=args.max_new_tokens)
+        backend = guardian.backend
+        fmt = PromptFormat(args.style, args.budget)
+        prompter = Prompter.for_model(backend.tokenizer, fmt, guardian.context, guardian.answer_room)
+        prompts = [prompter.messages(ex.trajectory) for ex in examples]
+        lengths = [guardian.prompt_tokens(m) for m in prompts[:64]]
         backend.warm_up(prompts[0])
         end = started + args.budget_s if args.budget_s else float("inf")
         entry = report["models"][shape] = {
@@ -203,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         entry["recommended_batch_size"] = {mode: knee(results[mode]) for mode in results}
         entry["wall_s"] = round(time.perf_counter() - started, 1)
-        del backend
+        del backend, guardian
         if device == "cuda":
             torch.cuda.empty_cache()
         write_json(REPO / args.out, report, default=str)

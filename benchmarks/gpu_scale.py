@@ -21,7 +21,7 @@ per batch, and on CPU runs the variants in-process: the same code path in second
 batch size, packing, Liger, gradient checkpointing, is the recipe's own unless the variant says otherwise;
 each result lists its overrides): ``model_name_or_path`` (the random-weight shape; the SmolLM2 recipe keeps
 its local folder when it holds weights), ``dataset_name``, ``max_steps``/``max_train_samples`` (a fixed number
-of steps), ``prompt_budget`` where the recipe's leaves less than 512 tokens under ``max_length`` for the full
+of steps), ``log_budget`` where the recipe's leaves less than 512 tokens under ``max_length`` for the full
 policy and the answer (Qwen and xLAM: 1800 -> 1536; at 1800 about half of today's default-data logs exceed
 2,048 tokens and sft.py refuses to start), ``gradient_accumulation_steps: 1`` (throughput per micro-batch is
 what is measured; accumulation only spaces the optimizer steps, so here every micro-batch also pays an
@@ -80,7 +80,7 @@ MARKER = "gpu_scale_model.json"
 RESULT_ENV = "GPU_SCALE_RESULT"
 BENCH_ENV = "GPU_SCALE_BENCH"  # JSON: warmup steps, profile settings (worker side)
 # Tokens the full-style policy and the answer add to the log (about 450 with SmolLM2's tokenizer): a recipe
-# whose prompt_budget leaves less than this under max_length has logs that do not fit; sft.py refuses them.
+# whose log_budget leaves less than this under max_length has logs that do not fit; sft.py refuses them.
 POLICY_MARGIN = 512
 TINY_BUDGET, TINY_MAX_LENGTH = 120, 1024  # --scale tiny: compact prompts, 450-900 tokens (4k vocab)
 
@@ -412,14 +412,14 @@ def derived_recipe(variant: Variant, model: str, data: str, steps: int, warmup: 
         "report_to": "none",
         "run_name": variant.name.replace("/", "-"),
     }
-    budget, max_length = recipe.get("prompt_budget"), recipe.get("max_length")
+    budget, max_length = recipe.get("log_budget"), recipe.get("max_length")
     if budget and max_length and budget + POLICY_MARGIN > max_length:
-        bench["prompt_budget"] = max_length - POLICY_MARGIN
+        bench["log_budget"] = max_length - POLICY_MARGIN
     if cpu:
         bench |= {"use_cpu": True, "dataset_num_proc": None, "dataloader_num_workers": 0}
     merged = {**recipe, **bench, **variant.overrides}
     if scale == "tiny":  # short compact prompts and at most 2 rows: seconds on a CPU
-        merged |= {"prompt_style": "compact", "prompt_budget": TINY_BUDGET}
+        merged |= {"prompt_style": "compact", "log_budget": TINY_BUDGET}
         merged["per_device_train_batch_size"] = min(merged.get("per_device_train_batch_size", 2), 2)
         if merged.get("max_length"):
             merged["max_length"] = TINY_MAX_LENGTH
@@ -895,7 +895,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
         "benchmark_overrides": (
             "model_name_or_path (random-weight shape), dataset_name, max_steps, max_train_samples, "
-            "prompt_budget = max_length - 512 where the recipe's is larger (long logs would not fit), "
+            "log_budget = max_length - 512 where the recipe's is larger (long logs would not fit), "
             "gradient_accumulation_steps=1 (per-micro-batch throughput; each micro-batch pays an optimizer "
             "step), eval_strategy=no, save_strategy=no, no final save, report_to=none; on CPU also use_cpu, "
             "dataset_num_proc=null, dataloader_num_workers=0. Per-variant overrides are listed in each entry."

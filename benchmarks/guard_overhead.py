@@ -143,13 +143,11 @@ def session_of(tokens: int, count) -> tuple:
 
 def guardian_only(guardian: str, lengths: list[int], repeats: int) -> list[dict]:
     from guard.guardian import Guardian
-    from train.scoring import encode, render_chat
 
     g = Guardian(guardian)
-    tok = g.backend.tokenizer
 
     def count(traj):
-        return len(encode(tok, render_chat(tok, g.prompt(traj))))
+        return g.loaded.prompt_tokens(g.prompt(traj))
 
     rows = []
     for target in lengths:

@@ -1,8 +1,8 @@
 """Shortcut probe: can a bag-of-words classifier tell the labels apart from surface cues alone?
 
 A TF-IDF (words and word pairs) logistic regression is trained on the logs of ``train`` rendered the way a
-training recipe renders them (``--recipe``: its prompt style, budget and tokenizer, through the same
-``train.prompting.Prompter``), so it reads what a guardian trained with that recipe reads; it is scored on
+training recipe renders them (``--recipe``: its prompt style, log budget and tokenizer, through the same
+``mcip.prompting.Prompter``), so it reads what a guardian trained with that recipe reads; it is scored on
 ``test`` and ``test_unseen``. A class it gets near-perfectly is being learnt
 from surface cues (a phrase, a tool name, a length): the generator should vary that surface or add hard
 negatives. A class it cannot learn needs understanding of the flows. Compare with the majority baseline, and
@@ -33,14 +33,14 @@ def recipe_prompter(recipe: str = DEFAULT_RECIPE):
     from transformers import AutoTokenizer
 
     from mcip.prompt import PromptFormat
-    from train.prompting import Prompter
+    from mcip.prompting import Prompter
 
     cfg = yaml.safe_load(Path(recipe).read_text())
     fmt = PromptFormat(
-        cfg.get("prompt_style") or "full", cfg.get("prompt_budget"), bool(cfg.get("rationale", True))
+        cfg.get("prompt_style") or "full", cfg.get("log_budget"), bool(cfg.get("rationale", True))
     )
     tokenizer = AutoTokenizer.from_pretrained(cfg["model_name_or_path"])
-    return Prompter.for_model(tokenizer, fmt, cfg.get("max_length"), 32)
+    return Prompter.for_model(tokenizer, fmt, cfg.get("max_length"))
 
 
 def texts(split, prompter) -> list[str]:

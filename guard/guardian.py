@@ -5,10 +5,10 @@
     g = Guardian(api_base="http://h:8000/v1", api_model="mcip-guardian")   # an OpenAI-compatible endpoint
     review = g.review_one(trajectory)                 # verdict, label, P(unsafe), per-class P, flow, seconds
 
-Nothing here is a second copy: the prompt is the evaluator's (``train.prompting.Prompter``: the model's saved
-format, the room its context leaves), scoring is ``train.scoring.fast_scores`` (one teacher-forced forward pass,
-batched), answers from an endpoint are read by ``mcip.verdict.parse_verdict``, and models load through
-``train.backends`` exactly as ``train/evaluate.py`` loads them.
+Nothing here is a second copy: the guardian loads, renders and scores through ``mcip.guardian`` exactly as
+``train/evaluate.py`` does (the model's saved format, the room its context leaves; one teacher-forced forward
+pass with per-class probabilities, or an endpoint's answers read by ``mcip.verdict.parse_verdict``). This module
+adds what the guard needs on top: a lock, timings, the flow concerned, and one error type that fails closed.
 """
 
 from __future__ import annotations
@@ -19,15 +19,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from mcip.flows import derive_flows, ends_with_proposed_call
+from mcip.folder import ModelError, ModelFolder
+from mcip.guardian import load_guardian
+from mcip.prompting import Prompter
 from mcip.record import Trajectory
 from mcip.taxonomy import SAFE
-from mcip.verdict import parse_verdict
-
-if TYPE_CHECKING:
-    from train.prompting import Prompter
 
 Messages = list[dict[str, str]]
 _FLOW_RX = re.compile(r"\bflow\s+(\d+)", re.IGNORECASE)
@@ -60,21 +58,13 @@ def missing_guardian(model: str | None) -> str | None:
     return None
 
 
-def guardian_prompter(model: str | None, tokenizer=None, context: int | None = None) -> Prompter:
-    """The one place the guard decides how a log becomes a prompt: the model's saved format and the room its
-    context leaves (``train.prompting``, the evaluator's rule), so a 10k-token session is cut by the
+def guardian_prompt(traj: Trajectory, model: str | None, tokenizer=None) -> Messages:
+    """Trajectory -> the chat prompt this model reads, without loading its weights: its saved format and the room
+    its context leaves (``mcip.prompting``, the evaluator's rule), so a 10k-token session is cut by the
     evidence-keeping renderer and never fed past the model's positions. A log that ends with a proposed call is
     rendered as one awaiting review (``mcip.flows.ends_with_proposed_call``)."""
-    from train.backends import prompt_config
-    from train.prompting import FAST_ANSWER_ROOM, Prompter, model_context
-
-    fmt = prompt_config(model)
-    return Prompter.for_model(tokenizer, fmt, context or model_context(model), FAST_ANSWER_ROOM)
-
-
-def guardian_prompt(traj: Trajectory, model: str | None, tokenizer=None) -> Messages:
-    """Trajectory -> the chat prompt this model reads (see ``guardian_prompter``)."""
-    return guardian_prompter(model, tokenizer).messages(traj)
+    folder = ModelFolder.read(model)
+    return Prompter.for_model(tokenizer, folder.fmt, folder.context).messages(traj)
 
 
 @dataclass(frozen=True)
@@ -119,7 +109,8 @@ def _flow_concerned(traj: Trajectory, rationale: str | None) -> int | None:
 
 
 class Guardian:
-    """A loaded guardian. Thread-safe: one review runs at a time (a CPU or a GPU is not shared usefully)."""
+    """A loaded guardian (``mcip.guardian.LoadedGuardian``) for the guard. Thread-safe: one review runs at a
+    time (a CPU or a GPU is not shared usefully)."""
 
     def __init__(
         self,
@@ -131,37 +122,34 @@ class Guardian:
         batch_size: int = 8,
         timeout: float = 30.0,
     ):
-        from train.backends import EvalError, OpenAIBackend, TransformersBackend, load_tokenizer
-
         self.model = model
         self._lock = threading.Lock()
+        if not api_base and not model:
+            raise GuardianError("no guardian: pass a model folder, adapter or Hub id, or an api_base")
+        missing = None if api_base else missing_guardian(model)
+        if missing:
+            raise GuardianError(missing)
         try:
-            if api_base:
-                tok = load_tokenizer(model) if model and Path(model).is_dir() else None
-                self.backend = OpenAIBackend(
-                    api_base, api_model or model, api_key_env, 4, 2, 0.5, timeout, tokenizer=tok
-                )
-            elif model:
-                missing = missing_guardian(model)
-                if missing:
-                    raise GuardianError(missing)
-                self.backend = TransformersBackend(model, batch_size)
-            else:
-                raise GuardianError("no guardian: pass a model folder, adapter or Hub id, or an api_base")
-        except EvalError as err:
+            self.loaded = load_guardian(
+                model,
+                api_base=api_base,
+                api_model=api_model,
+                api_key_env=api_key_env,
+                batch_size=batch_size,
+                timeout=timeout,
+                progress=False,
+            )
+        except ModelError as err:
             raise GuardianError(str(err)) from None
-        except GuardianError:
-            raise
         except Exception as err:  # a folder that is not a model, a Hub id not in the cache: say which and why
             where = "folder" if model and Path(model).expanduser().is_dir() else "Hub id (not a local folder)"
             raise GuardianError(
                 f"guardian {model!r} ({where}) failed to load: {type(err).__name__}: {err}"
             ) from err
-        self.name = model or api_model or api_base
-        self._prompter = guardian_prompter(model, getattr(self.backend, "tokenizer", None))
+        self.name = self.loaded.name
 
     def prompt(self, traj: Trajectory) -> Messages:
-        return self._prompter.messages(traj)
+        return self.loaded.prompt(traj)
 
     def review(self, trajs: Sequence[Trajectory]) -> list[Review]:
         """Review a batch; ``seconds`` on each review is the batch time divided by its size."""
@@ -171,45 +159,23 @@ class Guardian:
         with self._lock:
             start = time.perf_counter()
             try:
-                raw = self._score(prompts)
-            except GuardianError:
-                raise
+                scores = self.loaded.score(prompts)
             except Exception as err:  # a backend failure of any kind is "no verdict": the caller fails closed
-                raise GuardianError(f"guardian {self.name}: {type(err).__name__}: {err}") from err
+                what = str(err) if isinstance(err, ModelError) else f"{type(err).__name__}: {err}"
+                raise GuardianError(f"guardian {self.name}: {what}") from err
             each = (time.perf_counter() - start) / len(trajs)
         return [
             Review(
-                "unsafe" if label != SAFE else "safe",
-                label,
-                p,
-                probs,
-                _flow_concerned(t, rationale),
+                "unsafe" if s.label != SAFE else "safe",
+                s.label,
+                s.p_unsafe,
+                s.probs,
+                _flow_concerned(t, s.rationale),
                 each,
-                rationale,
+                s.rationale,
             )
-            for t, (p, label, probs, rationale) in zip(trajs, raw)
+            for t, s in zip(trajs, scores)
         ]
 
     def review_one(self, traj: Trajectory) -> Review:
         return self.review([traj])[0]
-
-    def _score(self, prompts: list[Messages]) -> list[tuple[float | None, str, dict | None, str | None]]:
-        from train.backends import TransformersBackend
-        from train.scoring import encode, fast_scores, render_chat
-
-        b = self.backend
-        if isinstance(b, TransformersBackend):
-            ids = [encode(b.tokenizer, render_chat(b.tokenizer, m)) for m in prompts]
-            rows = fast_scores(b.model, ids, b.tokens, b.tokenizer.pad_token_id, b.batch_size, list, True)
-            return [(p, label, probs, None) for p, label, probs in rows]
-        out = []
-        for gen in b.generate(prompts, 64, want_p=True):
-            v = parse_verdict(gen.text)
-            if not v.ok:
-                raise GuardianError(
-                    f"guardian {self.name}: unparsable answer ({v.error}): {gen.text[:120]!r}"
-                )
-            label = v.label or (SAFE if not v.unsafe else "unsafe")
-            p = gen.p_unsafe if gen.p_unsafe is not None else float(bool(v.unsafe))
-            out.append((p, label, None, v.rationale))
-        return out

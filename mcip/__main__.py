@@ -27,9 +27,9 @@ def _render(args: argparse.Namespace) -> int:
     else:
         traj = EXAMPLES[args.example]()
     messages = (
-        build_paper_prompt(traj, args.budget)
+        build_paper_prompt(traj, args.log_budget)
         if args.protocol == "paper"
-        else build_prompt(traj, args.style, args.budget)
+        else build_prompt(traj, args.style, args.log_budget)
     )
     for m in messages:
         print(f"===== {m['role']} =====\n{m['content']}")
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--example", choices=sorted(EXAMPLES), default="bmi-injected")
     r.add_argument("--style", choices=STYLES, default="full")
     r.add_argument("--protocol", choices=("guardian", "paper"), default="guardian")
-    r.add_argument("--budget", type=int, default=None, help="token budget for the rendered log")
+    r.add_argument("--log-budget", type=int, default=None, help="tokens the rendered log may take")
     v = sub.add_parser("validate", help="validate a JSONL file of trajectory records")
     v.add_argument("file")
     args = parser.parse_args(argv)

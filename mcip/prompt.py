@@ -383,11 +383,11 @@ def _note(cut_fields: int, others: str, n_others: int, omitted: int) -> str:
 
 def render_log(
     traj: Trajectory,
-    budget_tokens: int | None = None,
+    log_budget: int | None = None,
     count_tokens: TokenCounter = approx_tokens,
     compact: bool = False,
 ) -> Rendering:
-    """The user-message body: tools, MCI log with contents, and notes; at most ``budget_tokens`` if given.
+    """The user-message body: tools, MCI log with contents, and notes; at most ``log_budget`` if given.
 
     When the log is over budget it is cut by what the verdict depends on, in steps (``_LEVELS``): tool results
     and agent prose are cut head-and-tail and tools no call depends on shrink to one line, then to names, then
@@ -415,12 +415,12 @@ def render_log(
 
     full_parts = layout("full")
     text, _ = _assemble(full_parts, {}, notes)
-    if budget_tokens is None:
+    if log_budget is None:
         return Rendering(text)
-    if budget_tokens < 1:  # no room at all (the caller's header took it): nothing of the log
+    if log_budget < 1:  # no room at all (the caller's header took it): nothing of the log
         return Rendering("", True, ())
     exact = count_tokens(text)
-    if exact <= budget_tokens:
+    if exact <= log_budget:
         return Rendering(text)
     # Search with a character estimate calibrated on this log (a tokenizer call costs milliseconds on a 40k-char
     # log; the search makes dozens), then check the pick with the real counter and tighten until it fits.
@@ -429,20 +429,20 @@ def render_log(
     def estimate(candidate: str) -> int:
         return int(len(candidate) / ratio) + 1
 
-    target = budget_tokens
+    target = log_budget
     for _ in range(6):
         found = _fit(layout, flows, notes, n_others, target, estimate, ratio)
         real = count_tokens(found)
-        if real <= budget_tokens and FLOWS_OMITTED not in found.split("\n", 1)[0]:
+        if real <= log_budget and FLOWS_OMITTED not in found.split("\n", 1)[0]:
             return Rendering(found, True, (found.split("\n", 1)[0],))
-        if real <= budget_tokens:
+        if real <= log_budget:
             break  # omitting flows is the last resort: the exact search below decides whether it is needed
-        target = max(1, int(target * budget_tokens / max(real, 1)) - 2)
-    found = _fit(layout, flows, notes, n_others, budget_tokens, count_tokens, ratio)  # exact, slower, certain
+        target = max(1, int(target * log_budget / max(real, 1)) - 2)
+    found = _fit(layout, flows, notes, n_others, log_budget, count_tokens, ratio)  # exact, slower, certain
     return Rendering(found, True, (found.split("\n", 1)[0],))
 
 
-def _fit(layout, flows, notes, n_others, budget_tokens, count_tokens, ratio) -> str:
+def _fit(layout, flows, notes, n_others, log_budget, count_tokens, ratio) -> str:
     """The first cut (``_LEVELS``, then omitted flows) whose rendering ``count_tokens`` puts within budget."""
     full_parts = layout("full")
 
@@ -460,7 +460,7 @@ def _fit(layout, flows, notes, n_others, budget_tokens, count_tokens, ratio) -> 
             return "\n".join([*([_note(cut, level.others, hidden, omitted)] if noted else []), *notes, body])
 
         skeleton = with_note(*_assemble(parts, floor, []))
-        room = budget_tokens - count_tokens(skeleton)
+        room = log_budget - count_tokens(skeleton)
         if room < 0:
             return None
         # water-filling over the shrinkable fields; the cap never goes below this level's floor
@@ -469,7 +469,7 @@ def _fit(layout, flows, notes, n_others, budget_tokens, count_tokens, ratio) -> 
             cap = max(_cap_for(lengths, target), level.min_cap)
             caps = {k: cap for k in level.kinds}
             candidate = with_note(*_assemble(parts, caps, []))
-            over = count_tokens(candidate) - budget_tokens
+            over = count_tokens(candidate) - log_budget
             if over <= 0:
                 return candidate
             if cap == level.min_cap:
@@ -504,7 +504,7 @@ def _fit(layout, flows, notes, n_others, budget_tokens, count_tokens, ratio) -> 
         best = attempt(layout("count", {n - 1}, tools=False), last, n - 1)
     if best is None:  # a budget too small for any log: a bare note, never more than the budget allows
         best = _fit_chars(
-            TRUNCATION_PREFIX + "the log does not fit the length budget.", budget_tokens, count_tokens
+            TRUNCATION_PREFIX + "the log does not fit the length budget.", log_budget, count_tokens
         )
     return best
 
@@ -517,12 +517,12 @@ def _fit_chars(text: str, budget: int, count_tokens: TokenCounter) -> str:
 
 def render_trajectory(
     traj: Trajectory,
-    budget_tokens: int | None = None,
+    log_budget: int | None = None,
     count_tokens: TokenCounter = approx_tokens,
     compact: bool = False,
 ) -> str:
     """The rendered log as text (``render_log`` without the record of what was cut)."""
-    return render_log(traj, budget_tokens, count_tokens, compact).text
+    return render_log(traj, log_budget, count_tokens, compact).text
 
 
 def is_truncated(text: str) -> bool:
@@ -538,19 +538,19 @@ _USER_HEAD = "Judge this MCP interaction."
 def build_prompt(
     traj: Trajectory,
     style: str = "full",
-    budget_tokens: int | None = None,
+    log_budget: int | None = None,
     count_tokens: TokenCounter = approx_tokens,
 ) -> list[dict[str, str]]:
     """The guardian prompt as chat messages (system policy, user message with the rendered trajectory).
 
-    ``budget_tokens`` bounds the whole user message, header line included; the system policy is fixed per style.
+    ``log_budget`` bounds the whole user message, header line included; the system policy is fixed per style.
     """
     policy = system_policy(style)  # checks the style
     head = f"{_USER_HEAD}\n"
-    room = None if budget_tokens is None else budget_tokens - count_tokens(head)
+    room = None if log_budget is None else log_budget - count_tokens(head)
     for _ in range(4):  # a tokenizer may merge across the join: re-render with the excess taken off
         user = head + render_trajectory(traj, room, count_tokens, compact=style == "compact")
-        over = 0 if budget_tokens is None else count_tokens(user) - budget_tokens
+        over = 0 if log_budget is None else count_tokens(user) - log_budget
         if over <= 0:
             break
         room -= over
@@ -576,6 +576,9 @@ def build_completion(label: str, rationale: str | None = None) -> list[dict[str,
 # -- the prompt format a model is trained with ---------------------------------------------------------------
 
 PROMPT_FILE = "mcip_prompt.json"
+_FORMAT_FIELDS = ("style", "log_budget", "rationale", "end_of_turn")
+# Formats saved before the budget had one name (shipped guardians, old checkpoints) still load: old -> new.
+_RENAMED_FIELDS = {"budget_tokens": "log_budget"}
 
 
 class PromptFormatError(ValueError):
@@ -586,41 +589,38 @@ class PromptFormatError(ValueError):
 class PromptFormat:
     """How a guardian reads logs and answers: one object for training, evaluation, export and the runtime guard.
 
-    ``budget_tokens`` is an upper bound the user chose for the user message; the room a log actually gets also
-    follows from the model's context (``train.budget``), whichever is smaller. Saved with every run and checkpoint
-    as ``mcip_prompt.json``; a model without one is read with the defaults (full style, the context's room).
+    ``log_budget`` is an upper bound the user chose for the user message (a recipe's ``log_budget``); the room a
+    log actually gets also follows from the model's context (``mcip.prompting.fit_log_budget``), whichever is
+    smaller. Saved with every run and checkpoint as ``mcip_prompt.json``; a model without one is read with the
+    defaults (full style, the context's room).
     """
 
     style: str = "full"
-    budget_tokens: int | None = None
+    log_budget: int | None = None
     rationale: bool = True
     end_of_turn: str | None = None
 
     def __post_init__(self):
         if self.style not in STYLES:
             raise PromptFormatError(f"style: {self.style!r} is not one of {', '.join(STYLES)}")
-        if self.budget_tokens is not None and (
-            isinstance(self.budget_tokens, bool)
-            or not isinstance(self.budget_tokens, int)
-            or self.budget_tokens < 1
+        if self.log_budget is not None and (
+            isinstance(self.log_budget, bool) or not isinstance(self.log_budget, int) or self.log_budget < 1
         ):
-            raise PromptFormatError(
-                f"budget_tokens: {self.budget_tokens!r} is not a positive integer or null"
-            )
+            raise PromptFormatError(f"log_budget: {self.log_budget!r} is not a positive integer or null")
         if not isinstance(self.rationale, bool):
             raise PromptFormatError(f"rationale: {self.rationale!r} is not true or false")
 
     def messages(
-        self, traj: Trajectory, count_tokens: TokenCounter = approx_tokens, budget_tokens: int | None = None
+        self, traj: Trajectory, count_tokens: TokenCounter = approx_tokens, log_budget: int | None = None
     ) -> list[dict[str, str]]:
-        """The chat prompt; ``budget_tokens`` (the room the model's context leaves) overrides the saved bound."""
-        return build_prompt(traj, self.style, budget_tokens or self.budget_tokens, count_tokens)
+        """The chat prompt; ``log_budget`` (the room the model's context leaves) overrides the saved bound."""
+        return build_prompt(traj, self.style, log_budget or self.log_budget, count_tokens)
 
     def completion(self, label: str, rationale: str | None = None) -> list[dict[str, str]]:
         return build_completion(label, rationale if self.rationale else None)
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("style", "budget_tokens", "rationale", "end_of_turn")}
+        return {k: getattr(self, k) for k in _FORMAT_FIELDS}
 
     def save(self, folder) -> None:
         from mcip.io import atomic_write
@@ -643,15 +643,21 @@ class PromptFormat:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
             raise PromptFormatError(f"{path}: unreadable ({str(err).splitlines()[0]})") from None
-        if not isinstance(data, dict):
-            raise PromptFormatError(f"{path}: not a JSON object")
-        unknown = set(data) - {"style", "budget_tokens", "rationale", "end_of_turn"}
-        if unknown:
-            raise PromptFormatError(f"{path}: unknown field(s) {', '.join(sorted(unknown))}")
         try:
-            return cls(**data)
+            return cls.from_dict(data)
         except PromptFormatError as err:
             raise PromptFormatError(f"{path}: {err}") from None
+
+    @classmethod
+    def from_dict(cls, data) -> PromptFormat:
+        """A saved format (``to_dict``, or one saved under an old field name) back as a PromptFormat."""
+        if not isinstance(data, dict):
+            raise PromptFormatError("not a JSON object")
+        data = {_RENAMED_FIELDS.get(k, k): v for k, v in data.items()}
+        unknown = set(data) - set(_FORMAT_FIELDS)
+        if unknown:
+            raise PromptFormatError(f"unknown field(s) {', '.join(sorted(unknown))}")
+        return cls(**data)
 
 
 # -- paper protocol -------------------------------------------------------------------------------------------
@@ -661,11 +667,11 @@ _PAPER_SYSTEM = "You are an expert in the safety of MCP (Model Context Protocol)
 
 def build_paper_prompt(
     traj: Trajectory,
-    budget_tokens: int | None = None,
+    log_budget: int | None = None,
     count_tokens: TokenCounter = approx_tokens,
 ) -> list[dict[str, str]]:
     """The paper's 11-way multiple choice: definitions, the log, A-K choices, ``Rationale: ... / Choice: X``."""
-    body = render_trajectory(traj, budget_tokens, count_tokens)
+    body = render_trajectory(traj, log_budget, count_tokens)
     definitions = "\n".join(f"- {lb.name}: {lb.definition}" for lb in LABELS)
     choices = "\n".join(lb.choice for lb in LABELS)
     question = (

@@ -183,7 +183,7 @@ def launch(
         "false",
         "--lora_top_layers",
         "0",
-        "--prompt_budget",
+        "--log_budget",
         "200",
         "--max_eval_samples",
         "8",

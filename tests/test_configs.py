@@ -50,7 +50,7 @@ def test_training_recipe_parses(path):
     assert model.model_name_or_path and training.output_dir.startswith("runs/")
     assert training.learning_rate > 0
     # the room holds the log's budget plus the policy, the template and the answer (sft.py fails at start if not)
-    assert training.max_length >= (script.prompt_budget + 150 if script.prompt_budget else 1024)
+    assert training.max_length >= (script.log_budget + 150 if script.log_budget else 1024)
     if "qlora" in path.name:
         assert model.load_in_4bit and model.use_peft
     if path.parent.name != "smollm2-135m":  # GPU recipes use the speed features that apply

@@ -15,11 +15,11 @@ import pytest
 
 from mcip.examples import bmi_example
 from mcip.prompt import build_prompt
+from mcip.scoring import fast_scores
 from mcip.taxonomy import LABEL_STRINGS
 from tests.fake_llm import FakeChat, completion
 from train.evaluate import main
 from train.metrics import Prediction
-from train.scoring import fast_scores
 
 REPO = Path(__file__).resolve().parents[1]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -102,9 +102,10 @@ def test_cli_guardian_both_modes(tiny_model_dir, dataset_dir, tmp_path):
 
 
 def test_batched_fast_scoring_matches_one_at_a_time(tiny_model_dir):
-    from train.backends import TransformersBackend
+    from mcip.backends import TransformersBackend
+    from mcip.folder import ModelFolder
 
-    backend = TransformersBackend(str(tiny_model_dir), batch_size=4)
+    backend = TransformersBackend(ModelFolder.read(str(tiny_model_dir)), batch_size=4)
     prompts = [build_prompt(bmi_example(unsafe=i % 2 == 1), "compact" if i % 3 else "full") for i in range(5)]
     ids = backend._ids(prompts)
     batched = fast_scores(backend.model, ids, backend.tokens, backend.tokenizer.pad_token_id, 4, list)
@@ -159,7 +160,7 @@ def test_lora_adapter_with_prompt_config(tiny_model_dir, dataset_dir, tmp_path):
     args = ["--model", str(adapter), "--data", str(dataset_dir), "--output", str(out), "--mode", "fast"]
     assert main([*args, "--limit", "4"]) == 0
     m = _check_outputs(out, 4)
-    assert m["prompt_style"] == "compact" and m["budget_tokens"] == 300
+    assert m["prompt_style"] == "compact" and m["log_budget"] == 300
 
 
 # -- an OpenAI-compatible endpoint ---------------------------------------------------------------------------
@@ -302,9 +303,10 @@ def test_other_bad_inputs(tiny_model_dir, dataset_dir, tmp_path, capsys):
 
 @pytest.mark.slow
 def test_smollm2_fast_and_generate(smollm2_dir):
-    from train.backends import TransformersBackend
+    from mcip.backends import TransformersBackend
+    from mcip.folder import ModelFolder
 
-    backend = TransformersBackend(str(smollm2_dir), batch_size=3)
+    backend = TransformersBackend(ModelFolder.read(str(smollm2_dir)), batch_size=3)
     tok = backend.tokenizer
     labels = ["true", "function_injection"] * 3
     prompts = [build_prompt(bmi_example(unsafe=lb != "true"), "compact") for lb in labels]
@@ -325,24 +327,27 @@ def test_smollm2_fast_and_generate(smollm2_dir):
 
 def test_checkpoint_without_prompt_format_uses_its_runs(tmp_path):
     """A checkpoint of an older run has no mcip_prompt.json: it was trained with its run's format, not the default."""
-    from mcip.prompt import PromptFormat as PromptConfig
-    from train.backends import EvalError, prompt_config
+    from mcip.folder import ModelError, ModelFolder
+    from mcip.prompt import PromptFormat
+
+    def fmt(path):
+        return ModelFolder.read(str(path)).fmt
 
     run = tmp_path / "run"
     (run / "checkpoint-80").mkdir(parents=True)
-    assert prompt_config(str(run / "checkpoint-80")) == PromptConfig()
-    (run / "mcip_prompt.json").write_text(json.dumps({"style": "compact", "budget_tokens": 300}))
-    assert prompt_config(str(run / "checkpoint-80")) == PromptConfig("compact", 300)
+    assert fmt(run / "checkpoint-80") == PromptFormat()
+    (run / "mcip_prompt.json").write_text(json.dumps({"style": "compact", "log_budget": 300}))
+    assert fmt(run / "checkpoint-80") == PromptFormat("compact", 300)
     (tmp_path / "other").mkdir()  # a folder that is not a checkpoint does not look upwards
-    (tmp_path / "mcip_prompt.json").write_text(json.dumps({"style": "compact", "budget_tokens": 300}))
-    assert prompt_config(str(tmp_path / "other")) == PromptConfig()
-    (run / "mcip_prompt.json").write_text(json.dumps({"style": "tiny", "budget_tokens": 300}))
-    with pytest.raises(EvalError, match=r"mcip_prompt.json: style: 'tiny'"):
-        prompt_config(str(run / "checkpoint-80"))
+    (tmp_path / "mcip_prompt.json").write_text(json.dumps({"style": "compact", "log_budget": 300}))
+    assert fmt(tmp_path / "other") == PromptFormat()
+    (run / "mcip_prompt.json").write_text(json.dumps({"style": "tiny", "log_budget": 300}))
+    with pytest.raises(ModelError, match=r"mcip_prompt.json: style: 'tiny'"):
+        fmt(run / "checkpoint-80")
 
 
 def test_a_shipped_adapters_relative_base_resolves_from_any_working_directory(tmp_path, monkeypatch):
-    from train.backends import REPO, resolve_base
+    from mcip.folder import REPO, resolve_base
 
     (tmp_path / "guardians/g").mkdir(parents=True)
     (tmp_path / "guardians/base").mkdir()

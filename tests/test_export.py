@@ -130,7 +130,7 @@ def test_export_reloads_with_end_of_turn_generation_config(exported):
     from mcip.prompt import PromptFormat
 
     # the run's format travels with the export (written whole: the defaults it was read with made explicit)
-    assert PromptFormat.load(exported) == PromptFormat(style="compact", budget_tokens=None)
+    assert PromptFormat.load(exported) == PromptFormat(style="compact", log_budget=None)
 
 
 def test_end_of_turn_differs_from_eos(tiny_model_dir):

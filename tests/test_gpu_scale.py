@@ -50,7 +50,7 @@ def test_tiny_scale_keeps_the_ratios():
 def test_tokenizer_stand_in_has_the_vocabulary_size_and_tokenizes_like_its_base(smollm2_dir, tmp_path):
     from transformers import AutoTokenizer
 
-    from train.models import end_of_turn_token
+    from mcip.scoring import end_of_turn_token
 
     size = gpu_scale.build_tokenizer(smollm2_dir, 50000, tmp_path)
     base = AutoTokenizer.from_pretrained(smollm2_dir)
@@ -75,7 +75,7 @@ def test_derived_recipe_states_its_overrides():
     assert recipe["model_name_or_path"] == "M" and recipe["max_steps"] == 6
     assert recipe["packing"] is False and recipe["use_liger_kernel"] is False
     assert recipe["lora_r"] == 64 and recipe["max_length"] == 2048  # the recipe's own
-    assert recipe["prompt_budget"] == 2048 - gpu_scale.POLICY_MARGIN
+    assert recipe["log_budget"] == 2048 - gpu_scale.POLICY_MARGIN
     assert changed["gradient_accumulation_steps"] == (4, 1)
     assert {v.group for v in gpu_scale.VARIANTS} == {
         "qwen2.5-7b-lora",
@@ -124,7 +124,7 @@ def test_gpu_scale_runs_end_to_end_on_cpu(smollm2_dir, tiny_data, tmp_path):
     assert padded["tokens"] > 0 and padded["tokens_per_s"] > 0 and 0 <= padded["padding_waste"] < 1
     assert padded["vs_baseline"]["speed"] == 1.0
     assert packed["padding_free"] and packed["padding_waste"] == 0.0
-    assert "prompt_budget" in padded["overrides"] and "model_name_or_path" in padded["overrides"]
+    assert "log_budget" in padded["overrides"] and "model_name_or_path" in padded["overrides"]
     profile = packed["profile"]
     assert profile["aten_ops"] > 0 and profile["sdpa_calls"] and profile["loss_ms"] > 0
     assert packed["attn_implementation"] == "sdpa"

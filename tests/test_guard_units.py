@@ -177,12 +177,13 @@ def test_audit_never_leaves_a_half_written_line(tmp_path, monkeypatch):
 
 
 def test_guardian_reviews_a_proposed_call_like_the_evaluator_scores_it(tiny_model_dir):
-    from train.backends import TransformersBackend
+    from mcip.backends import TransformersBackend
+    from mcip.folder import ModelFolder
 
     trajs = [proposed(EXAMPLES["bmi"]()), proposed(EXAMPLES["bmi-injected"]())]
     guardian = Guardian(str(tiny_model_dir))
     reviews = guardian.review(trajs)
-    backend = TransformersBackend(str(tiny_model_dir), 8)
+    backend = TransformersBackend(ModelFolder.read(str(tiny_model_dir)), 8)
     fast = backend.fast([guardian.prompt(t) for t in trajs])  # the evaluator's own path
     for traj, review, (p, label) in zip(trajs, reviews, fast):
         assert review.p_unsafe == pytest.approx(p, abs=1e-5) and review.label == label

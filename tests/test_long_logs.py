@@ -150,9 +150,9 @@ def long_records(per_label, tmp_path_factory, tiny_model_dir) -> list[Trajectory
 def test_evaluation_of_10k_token_logs_cuts_them_to_the_context_and_says_so(
     long_records, tiny_model_dir, tmp_path
 ):
+    from mcip.folder import ModelFolder
     from mcip.record import save_jsonl
     from train.evaluate import main
-    from train.prompting import model_context
 
     data = tmp_path / "long.jsonl"
     save_jsonl(long_records, data)
@@ -176,7 +176,7 @@ def test_evaluation_of_10k_token_logs_cuts_them_to_the_context_and_says_so(
     )
     for name in ("metrics.json", "metrics_fast.json"):
         metrics = json.loads((out / name).read_text())
-        context = model_context(str(tiny_model_dir))
+        context = ModelFolder.read(str(tiny_model_dir)).context
         assert metrics["context"] == context and metrics["n"] == len(long_records)
         assert metrics["truncated_share"] == 1.0  # every item cut, and the metrics say so
         assert metrics["prompt_tokens"]["max"] + 8 <= context  # nothing past the model's positions
@@ -204,7 +204,7 @@ def test_training_on_10k_token_logs_renders_into_max_length_instead_of_aborting(
     # no prompt budget of its own (larger than any room): the room max_length leaves decides
     ok(
         launch(
-            tiny_model_dir, data, out, "--max_steps", "2", "--max_length", "1024", "--prompt_budget", "100000"
+            tiny_model_dir, data, out, "--max_steps", "2", "--max_length", "1024", "--log_budget", "100000"
         )
     )
     run = json.loads((out / "mcip_run.json").read_text())

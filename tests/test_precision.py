@@ -77,7 +77,10 @@ def test_the_cpu_recipe_resolves_auto_through_the_parser(monkeypatch, detected, 
 def test_inference_runs_float32_on_every_cpu():
     import torch
 
-    assert precision.inference_dtype("auto", cuda=False) is torch.float32
-    assert precision.inference_dtype("bfloat16") is torch.bfloat16
-    with pytest.raises(PrecisionError):
-        precision.inference_dtype("int3")
+    from mcip.backends import inference_dtype
+    from mcip.folder import ModelError
+
+    assert inference_dtype("auto", cuda=False) is torch.float32
+    assert inference_dtype("bfloat16") is torch.bfloat16
+    with pytest.raises(ModelError):
+        inference_dtype("int3")

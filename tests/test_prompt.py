@@ -121,7 +121,7 @@ def test_budget_truncates_long_fields_but_keeps_every_flow():
     traj = _traj(result=huge, description="d" * 3000)
     full = render_trajectory(traj)
     assert approx_tokens(full) > 7000
-    body = render_trajectory(traj, budget_tokens=300)
+    body = render_trajectory(traj, log_budget=300)
     assert approx_tokens(body) <= 300
     assert body.startswith("Note: cut to fit the length budget: 2 long field(s) cut head-and-tail.")
     assert " chars cut]... " in body
@@ -133,7 +133,7 @@ def test_budget_truncates_long_fields_but_keeps_every_flow():
 def test_budget_with_a_real_token_counter_is_respected():
     words = lambda s: len(s.split())  # noqa: E731 - any callable counter works
     traj = _traj(result=" ".join(["word"] * 5000))
-    body = render_trajectory(traj, budget_tokens=200, count_tokens=words)
+    body = render_trajectory(traj, log_budget=200, count_tokens=words)
     assert words(body) <= 200
 
 
@@ -146,7 +146,7 @@ def test_unused_tools_are_dropped_only_when_the_skeleton_is_over_budget():
             + [parse_record({"tools": many, "messages": [{"role": "user", "content": "x"}]}).tools][0]
         }
     )
-    body = render_trajectory(traj, budget_tokens=250)
+    body = render_trajectory(traj, log_budget=250)
     assert "200 tool(s) no call uses not listed" in body and "and 200 other tool(s)" in body
     assert "- weather.get_weather" in body and "tool_7" not in body
 
@@ -161,7 +161,7 @@ def test_uncalled_tools_shrink_to_a_line_then_a_name_then_a_count():
     traj = traj.model_copy(update={"tools": traj.tools + extra})
     seen = []
     for budget in range(6000, 100, -100):
-        body = render_trajectory(traj, budget_tokens=budget)
+        body = render_trajectory(traj, log_budget=budget)
         assert approx_tokens(body) <= budget
         assert "- weather.get_weather" in body and '"Weather in Oslo?"' in body  # the evidence stays
         mode = next(
@@ -195,9 +195,9 @@ def test_proposed_call_is_announced():
 
 def test_budgets_too_small_for_any_log_never_crash_and_stay_within_bound():
     for budget in (-3, 0, 1, 2, 5, 20):
-        body = render_trajectory(bmi_example(), budget_tokens=budget)
+        body = render_trajectory(bmi_example(), log_budget=budget)
         assert approx_tokens(body) <= budget or body == ""
-        words = render_trajectory(bmi_example(), budget_tokens=budget, count_tokens=lambda t: len(t.split()))
+        words = render_trajectory(bmi_example(), log_budget=budget, count_tokens=lambda t: len(t.split()))
         assert len(words.split()) <= max(budget, 0)  # a counter that says 0 for "" (real tokenizers do)
     user = build_prompt(bmi_example(), "compact", 1)[1]["content"]
     assert user.startswith(

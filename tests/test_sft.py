@@ -86,7 +86,7 @@ def test_run_writes_prompt_config_metadata_and_stops_at_end_of_turn(tiny_run):
     prompt = json.loads((tiny_run / "mcip_prompt.json").read_text())
     assert prompt == {
         "style": "compact",
-        "budget_tokens": 200,
+        "log_budget": 200,
         "rationale": False,  # the CPU recipe's choice (see the recipe and the README's ablation)
         "end_of_turn": "<|im_end|>",
     }
@@ -206,9 +206,9 @@ def test_smollm2_lora_lowers_validation_loss_and_answers_parse(smollm2_dir, tmp_
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from mcip.prompt import build_prompt
+    from mcip.prompting import token_counter
     from mcip.record import Trajectory
     from mcip.verdict import parse_verdict
-    from train.prompting import token_counter
 
     data = small_dataset(tmp_path / "ds", 320)
     out = tmp_path / "run"
@@ -227,7 +227,7 @@ def test_smollm2_lora_lowers_validation_loss_and_answers_parse(smollm2_dir, tmp_
             "auto",
             "--lora_top_layers",
             "10",
-            "--prompt_budget",
+            "--log_budget",
             "250",
             "--eval_on_start",
             "true",

@@ -14,9 +14,9 @@ from typing import Any
 
 from mcip.examples import bmi_example
 from mcip.prompt import PromptFormat, format_answer
+from mcip.prompting import token_counter
 from mcip.taxonomy import markdown_table
 from train.markdown import METRICS, fence, is_number, lookup, pct, printable
-from train.prompting import token_counter
 
 TEMPLATE = Path(__file__).parent / "templates" / "model_card.md"
 TAGS = ["mcp", "guardian", "safety", "mcip", "agent-safety", "tool-use", "guard-model"]
@@ -153,7 +153,7 @@ def render_model_card(
     )
     ds_id = hub_id(dataset_id, run_meta.get("dataset_id"))  # data paths look like repo ids: explicit ids only
 
-    fmt = PromptFormat(**prompt_cfg)
+    fmt = PromptFormat.from_dict(prompt_cfg)
     system, user = fmt.messages(bmi_example(unsafe=True), token_counter(tokenizer))
     card_data = ModelCardData(
         language="en",
@@ -175,7 +175,7 @@ def render_model_card(
         dtype=verification["dtype"],
         label_table=markdown_table(),
         style=fmt.style,
-        budget=fmt.budget_tokens,
+        log_budget=fmt.log_budget,
         system_block=fence(system["content"], "text"),
         user_block=fence(user["content"], "text"),
         answer_block=fence(

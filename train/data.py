@@ -1,7 +1,7 @@
 """Dataset side of training: load the splits, re-render the guardian prompts for this model, check label masks.
 
 Prompts are rendered from each row's ``trajectory`` with the core prompt format (``mcip.prompt``), so a recipe
-can pick the prompt style and a token budget measured with *this model's* tokenizer (small models want the
+can pick the prompt style and a log budget measured with *this model's* tokenizer (small models want the
 compact policy and a tight budget), while data generation stays model-agnostic.
 """
 
@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from mcip.prompt import PromptFormat, is_truncated
+from mcip.prompting import ContextError, fit_log_budget, template_overhead, token_counter
 from mcip.record import from_row
-from train.prompting import MARGIN, template_overhead, token_counter
-from train.scoring import encode
+from mcip.scoring import encode
 
 # Bump when the tokenized layout changes (columns, label rule); the key covers everything else.
 CACHE_VERSION = "1"
@@ -55,15 +55,17 @@ def render_row(
     where: str,
 ) -> dict[str, Any]:
     """One TRL prompt-completion pair; the log gets the room ``max_length`` leaves after the template and this
-    row's answer (or the format's own bound, if smaller), so a long log is cut by the renderer, never by TRL."""
+    row's answer (or the format's own bound, if smaller: ``fit_log_budget``, the rule inference uses), so a long
+    log is cut by the renderer, never by TRL."""
     traj = from_row(row, f"{where} row {index}")
     completion = fmt.completion(row["label"], row.get("rationale"))
-    budget = fmt.budget_tokens
-    if max_length:
-        answer = len(encode(tokenizer, completion[0]["content"])) + 2  # the end-of-turn and its newline
-        room = max(max_length - overhead - answer - MARGIN, 1)  # no room: the label-mask check says so
-        budget = min(budget, room) if budget else room
-    return {"prompt": fmt.messages(traj, token_counter(tokenizer), budget), "completion": completion}
+    # the answer's room: its own tokens, the end-of-turn and its newline
+    answer = len(encode(tokenizer, completion[0]["content"])) + 2 if max_length else 0
+    try:
+        log_budget = fit_log_budget(fmt.log_budget, max_length, overhead, answer, least=1)
+    except ContextError as err:
+        raise DataError(f"{where} row {index}: max_length {max_length}: {err}; raise `max_length`") from None
+    return {"prompt": fmt.messages(traj, token_counter(tokenizer), log_budget), "completion": completion}
 
 
 def prepare(
@@ -189,7 +191,7 @@ def check_fits(prepared, max_length: int | None, split_name: str) -> None:
     if over:
         raise DataError(
             f"{split_name}: {over} example(s) lost the end-of-turn token to truncation (longer than max_length "
-            f"{max_length}). Raise `max_length`, or lower `prompt_budget` so the rendered log fits."
+            f"{max_length}). Raise `max_length`, or lower `log_budget` so the rendered log fits."
         )
 
 
@@ -213,7 +215,7 @@ def check_label_masks(
     if dropped or cut:
         raise DataError(
             f"{split_name}: {dropped} example(s) lost every answer token and {cut} lost the end-of-turn token to "
-            "truncation. Raise `max_length`, or lower `prompt_budget` so the rendered log fits."
+            "truncation. Raise `max_length`, or lower `log_budget` so the rendered log fits."
         )
     if tokens == 0:
         raise DataError(

@@ -6,7 +6,7 @@
         --api-key-env MY_KEY --protocol paper --data bench.jsonl --output runs/eval-api
 
 Modes (guardian protocol, transformers backend): ``fast`` reads P(unsafe) and the choice letter from one
-teacher-forced forward pass per example (``train/scoring.py``); ``generate`` decodes the answer greedily and
+teacher-forced forward pass per example (``mcip/scoring.py``); ``generate`` decodes the answer greedily and
 parses it with ``mcip.verdict.parse_verdict``; ``both`` runs the two on the same prompts. The paper protocol
 and the vllm/openai backends generate only.
 
@@ -22,7 +22,6 @@ code 2 and a one-line error naming what and where.
 
 from __future__ import annotations
 
-import dataclasses
 import random
 import sys
 import time
@@ -33,21 +32,18 @@ from typing import Literal, get_args, get_type_hints
 import yaml
 from trl import TrlParser
 
+from mcip.backends import ScoringBackend
+from mcip.folder import ModelError
+from mcip.guardian import LoadedGuardian, load_guardian
+from mcip.prompting import ContextError, prompt_stats
 from mcip.record import RecordError, Trajectory, from_row, load_jsonl
-from train.backends import (
-    EvalError,
-    OpenAIBackend,
-    ScoringBackend,
-    TransformersBackend,
-    VLLMBackend,
-    load_tokenizer,
-    prompt_config,
-)
+from mcip.scoring import ScoringError, TemplateError
 from train.metrics import Prediction, baselines, compute_metrics
-from train.models import TemplateError
-from train.prompting import FAST_ANSWER_ROOM, ContextError, Prompter, model_context, prompt_stats
 from train.report import ModeResult, write_outputs
-from train.scoring import ScoringError, encode, render_chat
+
+
+class EvalError(Exception):
+    """Bad arguments or data; the message names what and where (exit code 2)."""
 
 
 @dataclass
@@ -71,7 +67,10 @@ class EvalConfig:
         default=None, metadata={"help": "evaluate a seeded sample of this many records"}
     )
     batch_size: int = 8
-    max_new_tokens: int | None = field(default=None, metadata={"help": "default: 64 guardian, 384 paper"})
+    max_new_tokens: int | None = field(
+        default=None,
+        metadata={"help": "the answer's room and generation length (default: 64 guardian, 384 paper)"},
+    )
     api_base: str | None = field(
         default=None, metadata={"help": "OpenAI-compatible base URL, e.g. http://h:8000/v1"}
     )
@@ -92,7 +91,7 @@ class EvalConfig:
         default=None,
         metadata={"help": "positions the model attends to (default: its config's max_position_embeddings)"},
     )
-    budget_tokens: int | None = field(
+    log_budget: int | None = field(
         default=None,
         metadata={
             "help": "cap the log's tokens below what the model's format and context allow (faster on CPU)"
@@ -124,12 +123,9 @@ def parse_config(argv: list[str] | None = None) -> EvalConfig:
         raise EvalError("--backend openai needs --api-base and --api-model")
     if cfg.backend != "openai" and not cfg.model:
         raise EvalError(f"--backend {cfg.backend} needs --model")
-    if (
-        min(cfg.batch_size, cfg.concurrency, cfg.limit or 1, cfg.max_new_tokens or 1, cfg.budget_tokens or 1)
-        < 1
-    ):
+    if min(cfg.batch_size, cfg.concurrency, cfg.limit or 1, cfg.max_new_tokens or 1, cfg.log_budget or 1) < 1:
         raise EvalError(
-            "--batch-size, --concurrency, --limit, --max-new-tokens and --budget-tokens must be positive"
+            "--batch-size, --concurrency, --limit, --max-new-tokens and --log-budget must be positive"
         )
     return cfg
 
@@ -183,45 +179,36 @@ def load_examples(data: str, split: str, limit: int | None, seed: int) -> list[E
     return examples
 
 
-def make_backend(cfg: EvalConfig):
-    if cfg.backend == "transformers":
-        return TransformersBackend(cfg.model, cfg.batch_size)
-    if cfg.backend == "vllm":
-        return VLLMBackend(cfg.model, cfg.seed)
-    tokenizer = load_tokenizer(cfg.model) if cfg.model and Path(cfg.model).is_dir() else None
-    return OpenAIBackend(
-        cfg.api_base,
-        cfg.api_model or cfg.model,
-        cfg.api_key_env,
-        cfg.concurrency,
-        cfg.api_retries,
-        cfg.api_backoff,
-        cfg.api_timeout,
-        tokenizer,
+def load(cfg: EvalConfig) -> LoadedGuardian:
+    """The guardian under evaluation (``mcip.guardian``: the same loader, prompter and answer room as the guard)."""
+    return load_guardian(
+        cfg.model,
+        backend=cfg.backend,
+        api_base=cfg.api_base,
+        api_model=cfg.api_model,
+        api_key_env=cfg.api_key_env,
+        batch_size=cfg.batch_size,
+        concurrency=cfg.concurrency,
+        retries=cfg.api_retries,
+        backoff=cfg.api_backoff,
+        timeout=cfg.api_timeout,
+        seed=cfg.seed,
+        context=cfg.context,
+        log_budget=cfg.log_budget,
+        paper=cfg.protocol == "paper",
+        answer_room=cfg.max_new_tokens,
     )
 
 
 def evaluate(cfg: EvalConfig) -> list[ModeResult]:
     examples = load_examples(cfg.data, cfg.split, cfg.limit, cfg.seed)
-    backend = make_backend(cfg)
-    guardian = cfg.protocol == "guardian"
-    fmt = prompt_config(cfg.model)
-    if cfg.budget_tokens:
-        fmt = dataclasses.replace(
-            fmt, budget_tokens=min(cfg.budget_tokens, fmt.budget_tokens or cfg.budget_tokens)
-        )
-    tok = backend.tokenizer
-    max_new = cfg.max_new_tokens or (64 if guardian else 384)
-    context = cfg.context or model_context(cfg.model)
-    answer_room = FAST_ANSWER_ROOM if cfg.mode == "fast" else max_new
-    prompter = Prompter.for_model(tok, fmt, context, answer_room, paper=not guardian)
-    prompts = [prompter.messages(ex.trajectory) for ex in examples]
-    if tok is not None:
-        lengths = [len(encode(tok, render_chat(tok, p))) for p in prompts]
-    else:
-        lengths = [sum(prompter.count_tokens(m["content"]) for m in p) for p in prompts]
-    if tok is not None and context:
-        over = [ex.id for ex, n in zip(examples, lengths) if n + answer_room > context]
+    guardian = load(cfg)
+    backend, prompter, context = guardian.backend, guardian.prompter, guardian.context
+    guardian_protocol = cfg.protocol == "guardian"
+    prompts = [guardian.prompt(ex.trajectory) for ex in examples]
+    lengths = [guardian.prompt_tokens(p) for p in prompts]
+    if guardian.tokenizer is not None and context:
+        over = [ex.id for ex, n in zip(examples, lengths) if n + guardian.answer_room > context]
         if over:  # the renderer's bound makes this unreachable; never score past the model's positions
             raise EvalError(
                 f"{len(over)} prompt(s) exceed the {context}-token context (ids {', '.join(over[:5])})"
@@ -237,7 +224,7 @@ def evaluate(cfg: EvalConfig) -> list[ModeResult]:
                 for ex, (p, lb) in zip(examples, backend.fast(prompts))
             ]
         else:
-            gens = backend.generate(prompts, max_new, want_p=guardian)
+            gens = backend.generate(prompts, guardian.answer_room, want_p=guardian_protocol)
             preds = [
                 Prediction.from_answer(ex.id, ex.label, g.text, g.p_unsafe) for ex, g in zip(examples, gens)
             ]
@@ -250,9 +237,9 @@ def evaluate(cfg: EvalConfig) -> list[ModeResult]:
         "split": cfg.split if Path(cfg.data).is_dir() else None,
         "protocol": cfg.protocol,
         "backend": backend.name,
-        "prompt_style": fmt.style if guardian else "paper",
+        "prompt_style": prompter.fmt.style if guardian_protocol else "paper",
         "context": context,
-        "budget_tokens": prompter.budget,
+        "log_budget": prompter.log_budget,
         **prompt_stats(prompts, lengths),
     }
     results = []
@@ -274,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         results = evaluate(cfg)
         primary = "generate" if cfg.mode == "both" else cfg.mode
         write_outputs(cfg.output, results, primary, cfg.seed)
-    except (EvalError, RecordError, ScoringError, TemplateError, ContextError, OSError) as err:
+    except (EvalError, ModelError, RecordError, ScoringError, TemplateError, ContextError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     for r in results:

@@ -35,12 +35,12 @@ from pathlib import Path
 from typing import Any
 
 from mcip.examples import EXAMPLES
+from mcip.folder import ModelError, ModelFolder
 from mcip.io import atomic_dir
-from mcip.prompt import PromptFormat, PromptFormatError
+from mcip.prompt import PromptFormat
+from mcip.prompting import Prompter
+from mcip.scoring import TemplateError, answer_tokens, end_of_turn_id
 from mcip.verdict import parse_verdict
-from train.models import TemplateError, end_of_turn_id
-from train.prompting import FAST_ANSWER_ROOM, Prompter, model_context
-from train.scoring import answer_tokens
 
 # Max |logit difference| allowed between the export and the model it came from: ATOL + RTOL * max |logit|
 # (rounding error grows with the values rounded). An fp32 merge differs only in summation order (<1e-4 on
@@ -122,19 +122,18 @@ def trained_in_4bit(run_meta: dict, adapter_config: dict) -> bool:
 
 
 def _torch_dtype(name: str):
-    from train.precision import inference_dtype
+    from mcip.backends import inference_dtype
 
     return inference_dtype(name)
 
 
-def load_tokenizer(run: Path, base: str | None):
+def load_tokenizer(folder: ModelFolder):
     """The run's tokenizer as trained (evaluation's loader, without its left padding)."""
-    from train.backends import EvalError
-    from train.backends import load_tokenizer as load
+    from mcip.backends import load_tokenizer as load
 
     try:
-        return load(str(run), base, inference=False)
-    except EvalError as err:
+        return load(folder, inference=False)
+    except ModelError as err:
         raise ExportError(str(err)) from None
 
 
@@ -186,8 +185,8 @@ def generation_config(model, tokenizer, eot: int):
 
 
 def guardian_inputs(tokenizer, fmt: PromptFormat, context: int | None) -> dict[str, Any]:
-    """The built-in example trajectories rendered as evaluation renders them for this model (train/prompting.py)."""
-    prompter = Prompter.for_model(tokenizer, fmt, context, FAST_ANSWER_ROOM)
+    """The built-in example trajectories rendered as evaluation renders them for this model (mcip/prompting.py)."""
+    prompter = Prompter.for_model(tokenizer, fmt, context)
     inputs = {}
     for name, make in EXAMPLES.items():
         traj = make()
@@ -210,7 +209,7 @@ def tail_logits(model, inputs: dict) -> dict:
 
 
 def verdict_token_ids(tokenizer) -> dict[str, int]:
-    """The verdict tokens evaluation scores (``train.scoring.answer_tokens``: located in real answers after a
+    """The verdict tokens evaluation scores (``mcip.scoring.answer_tokens``: located in real answers after a
     rendered prompt, not from bare words, which a BPE tokenizer splits differently)."""
     tokens = answer_tokens(tokenizer)
     return {"safe": tokens.safe_id, "unsafe": tokens.unsafe_id}
@@ -305,26 +304,22 @@ def export(cfg: ExportConfig) -> dict:
         metrics = load_metrics(cfg.metrics)
     except ValueError as err:
         raise ExportError(str(err)) from err
+    if adapter_config is not None and not (cfg.base_model or adapter_config.get("base_model_name_or_path")):
+        raise ExportError(f"{run}/adapter_config.json has no base_model_name_or_path; pass --base_model")
     try:
-        fmt = PromptFormat.load(run) or PromptFormat()
-    except PromptFormatError as err:
+        folder = ModelFolder.read(str(run), base=cfg.base_model)
+    except ModelError as err:
         raise ExportError(str(err)) from None
+    fmt, base = folder.fmt, folder.base
     qlora = adapter_config is not None and trained_in_4bit(run_meta, adapter_config)
     dtype = cfg.dtype or ("bfloat16" if qlora else "float32")
-    base = (cfg.base_model or adapter_config.get("base_model_name_or_path")) if adapter_config else None
-    if base and not cfg.base_model:
-        from train.backends import resolve_base
 
-        base = resolve_base(base, run)
-    if adapter_config is not None and not base:
-        raise ExportError(f"{run}/adapter_config.json has no base_model_name_or_path; pass --base_model")
-
-    tokenizer = load_tokenizer(run, base)
+    tokenizer = load_tokenizer(folder)
     try:
         eot = end_of_turn_id(tokenizer)
     except TemplateError as err:
         raise ExportError(str(err)) from err
-    inputs = guardian_inputs(tokenizer, fmt, model_context(base or str(run)))
+    inputs = guardian_inputs(tokenizer, fmt, folder.context)
     what = f"base {base} + LoRA adapter" if base else f"model {run}"
     _log(f"loading {what} in {dtype}" + (" (QLoRA run: the base unquantised)" if qlora else ""))
     model = load_source(base or str(run), dtype, run if adapter_config else None)

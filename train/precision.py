@@ -143,21 +143,3 @@ def choose(value="auto", cpu: bool | None = None) -> Precision:
         return Precision(False, why, "cpu", cpu_model(), True, requested)
     why = f"{how}; a bf16 matmul ran at {speedup:.1f}x float32 speed"
     return Precision(True, why, "cpu", cpu_model(), True, requested)
-
-
-def inference_dtype(name: str = "auto", cuda: bool | None = None):
-    """The torch dtype to load a model in for evaluation, export checks and the runtime guard.
-
-    ``auto``: bf16 on a CUDA card that supports it; float32 on CPU, so scores are the same on every CPU (bf16
-    autocast is a training-speed knob, and a guardian's P(unsafe) should not depend on the machine that reads it).
-    """
-    import torch
-
-    table = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-    if name != "auto":
-        if name not in table:
-            raise PrecisionError(f"dtype {name!r}: expected auto, {', '.join(table)}")
-        return table[name]
-    if cuda is None:
-        cuda = torch.cuda.is_available()
-    return torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float32

@@ -184,7 +184,7 @@ def _suffix(mode: str, primary: str) -> str:
 
 def render_report(results: Sequence[ModeResult], primary: str, seed: int) -> str:
     meta = results[0].metrics
-    keys = ("model", "data", "split", "protocol", "backend", "prompt_style", "context", "budget_tokens", "n")
+    keys = ("model", "data", "split", "protocol", "backend", "prompt_style", "context", "log_budget", "n")
     lines = ["# MCIP Guardian evaluation", "", "| | |", "|---|---|"]
     lines += [f"| {k} | `{meta.get(k)}` |" for k in keys]
     tokens = meta.get("prompt_tokens") or {}

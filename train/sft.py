@@ -25,11 +25,14 @@ if __package__ in (None, ""):  # `accelerate launch train/sft.py` (a path): trai
         Path(__file__).resolve().parents[1]
     )  # (`accelerate launch -m train.sft` needs none of this)
 
+import yaml
 from trl import ModelConfig, SFTConfig, TrlParser, get_peft_config, get_quantization_config
 
+from mcip.folder import ModelFolder
 from mcip.io import write_json
 from mcip.prompt import STYLES, PromptFormat
 from mcip.record import RecordError
+from mcip.scoring import end_of_turn_token
 from train import precision
 from train.data import (
     DataError,
@@ -39,8 +42,7 @@ from train.data import (
     prepare_tokenized,
     truncated_share,
 )
-from train.models import end_of_turn_token, load_gguf_model
-from train.prompting import model_context
+from train.models import load_gguf_model
 from train.tracking import setup_wandb
 from train.trainer import (
     CheckpointCallback,
@@ -66,9 +68,9 @@ class ScriptArguments:
         default=None,
         metadata={"help": f"re-render prompts from the trajectories in this style ({', '.join(STYLES)})"},
     )
-    prompt_budget: int | None = field(
+    log_budget: int | None = field(
         default=None,
-        metadata={"help": "token budget for the rendered log, counted with this model's tokenizer"},
+        metadata={"help": "tokens the rendered log may take at most, counted with this model's tokenizer"},
     )
     rationale: bool = field(default=True, metadata={"help": "train on the Rationale line too"})
     max_train_samples: int | None = None
@@ -230,18 +232,18 @@ def main(
         splits["eval"] = (script_args.dataset_test_split, script_args.max_eval_samples)
     prompt_format = PromptFormat(
         style=script_args.prompt_style or "full",
-        budget_tokens=script_args.prompt_budget,
+        log_budget=script_args.log_budget,
         rationale=script_args.rationale,
         end_of_turn=end_of_turn,
     )
-    # the room a log gets: max_length (or the model's context) minus the template and each row's answer
-    room = training_args.max_length or model_context(model_args.model_name_or_path)
+    # the log's room is what these positions leave after the template and each row's answer (train/data.py)
+    context = training_args.max_length or ModelFolder.read(model_args.model_name_or_path).context
     prepared = {}
     for key, (name, limit) in splits.items():
         split = data[name].select(range(min(limit, len(data[name])))) if limit else data[name]
         where = f"{script_args.dataset_name}[{name}]"
         prepared[key] = prepare_tokenized(
-            split, tokenizer, prompt_format, room, training_args.dataset_num_proc, where
+            split, tokenizer, prompt_format, context, training_args.dataset_num_proc, where
         )
         check_fits(prepared[key], training_args.max_length, key)
     # rendered and tokenized here (and cached), so TRL's own preparation has nothing left to do
@@ -249,12 +251,12 @@ def main(
 
     truncated = {key: truncated_share(ds) for key, ds in prepared.items()}
     logger.info(
-        "prompts cut to fit (max_length %s, prompt_budget %s): %s", room, script_args.prompt_budget, truncated
+        "prompts cut to fit (max_length %s, log_budget %s): %s", context, script_args.log_budget, truncated
     )
     if truncated["train"] > 0.25:
         logger.warning(
             "%.0f%% of training prompts were cut to fit: each says what was cut (tool results and unused tools "
-            "first, the requests and arguments last); check prompt_budget and max_length (README, Long logs)",
+            "first, the requests and arguments last); check log_budget and max_length (README, Long logs)",
             100 * truncated["train"],
         )
     if use_frozen_bf16_base(model_args, training_args):
@@ -372,12 +374,28 @@ def make_parser() -> TrlParser:
     return TrlParser((ScriptArguments, GuardianSFTConfig, ModelConfig))
 
 
+# Recipe keys that were renamed: old -> new. TRL would only call the old key unknown; this names the new one.
+RENAMED_KEYS = {"prompt_budget": "log_budget"}
+
+
+def parse_args(argv: list[str]) -> tuple:
+    """The recipe (``--config``) and flags as TRL parses them, after refusing a renamed key by its new name."""
+    keys = {a[2:].split("=", 1)[0] for a in argv if a.startswith("--")}
+    if "--config" in argv:
+        config = yaml.safe_load(Path(argv[argv.index("--config") + 1]).read_text(encoding="utf-8"))
+        keys |= set(config) if isinstance(config, dict) else set()
+    for old, new in RENAMED_KEYS.items():
+        if old in keys:
+            raise ValueError(f"`{old}` is now `{new}` (the tokens a rendered log may take): rename it")
+    return make_parser().parse_args_and_config(argv)
+
+
 if __name__ == "__main__":
     argv = sys.argv[1:]
     if "--config" in argv:
         os.environ.setdefault("MCIP_RECIPE", argv[argv.index("--config") + 1])
     try:  # a bad recipe key or value is one clear line, not a traceback
-        args = make_parser().parse_args_and_config()
+        args = parse_args(argv)
     except (ValueError, OSError) as err:
         print(f"error: recipe: {err}", file=sys.stderr)
         sys.exit(2)

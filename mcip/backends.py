@@ -1,13 +1,13 @@
 """Where answers come from: local transformers (batched greedy generation and the fast path), vLLM, or an
 OpenAI-compatible chat endpoint. Every backend takes chat prompts and returns raw answer text plus P(unsafe)
 when the backend can read it from the first answer token; parsing and scoring happen elsewhere, the same way
-for all of them.
+for all of them. Backends load from a ``ModelFolder`` (``mcip/folder.py``), read once by the caller; torch and
+transformers are imported only when a local model loads.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
-import json
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -18,13 +18,13 @@ from typing import Any, Protocol, runtime_checkable
 from tqdm.auto import tqdm
 
 from mcip.endpoint import ChatEndpoint, EndpointError
-from mcip.prompt import PromptFormat, PromptFormatError
-from train.models import end_of_turn_id
-from train.scoring import (
+from mcip.folder import ModelError, ModelFolder
+from mcip.scoring import (
     AnswerTokens,
     answer_tokens,
     batches,
     encode,
+    end_of_turn_id,
     fast_scores,
     left_pad,
     p_unsafe_from_logits,
@@ -32,12 +32,7 @@ from train.scoring import (
 )
 
 Messages = list[dict[str, str]]
-REPO = Path(__file__).resolve().parents[1]
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
-
-
-class EvalError(Exception):
-    """Bad input or an unusable model or endpoint; the message names what and where (exit code 2)."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +59,7 @@ class Backend(Protocol):
 class ScoringBackend(Backend, Protocol):
     """A backend with the model's logits at hand: one teacher-forced forward pass per prompt (fast mode)."""
 
-    def fast(self, prompts: Sequence[Messages]) -> list[tuple[float, str]]: ...
+    def fast(self, prompts: Sequence[Messages], with_probs: bool = False) -> list[tuple]: ...
 
     def warm_up(self, prompt: Messages) -> None: ...
 
@@ -74,60 +69,22 @@ def _first_line(err: BaseException) -> str:
     return text.splitlines()[0] if text else type(err).__name__
 
 
-def prompt_config(model: str | None) -> PromptFormat:
-    """The prompt format a model was trained with (``mcip_prompt.json`` in its folder, or in the run folder above
-    a ``checkpoint-N`` that lacks one); the defaults (full style) for a base model. A bad file is an EvalError."""
-    if not model or not Path(model).is_dir():
-        return PromptFormat()
-    try:
-        return PromptFormat.load(model) or PromptFormat()
-    except PromptFormatError as err:
-        raise EvalError(str(err)) from None
-
-
-def _adapter_base(path: Path) -> str | None:
-    cfg = path / "adapter_config.json"
-    if not cfg.is_file():
-        return None
-    try:
-        base = json.loads(cfg.read_text(encoding="utf-8")).get("base_model_name_or_path")
-    except (json.JSONDecodeError, AttributeError):
-        raise EvalError(f"{cfg}: not a JSON object") from None
-    if not base:
-        raise EvalError(f"{cfg}: no base_model_name_or_path")
-    return resolve_base(base, path)
-
-
-def resolve_base(base: str, adapter_dir: Path) -> str:
-    """An adapter's base as a loadable path: a relative base that does not exist from here is looked up beside the
-    adapter and from the repository root, so a shipped adapter naming ``models/smollm2-135m-instruct`` loads from
-    any working directory once ``make models`` ran; anything else (a Hub id) is returned as it is."""
-    if Path(base).is_absolute() or Path(base).exists():
-        return base
-    for root in (adapter_dir, REPO):
-        if (root / base).is_dir():
-            return str(root / base)
-    return base
-
-
-def load_tokenizer(model: str, base: str | None = None, inference: bool = True):
-    """The tokenizer of a model folder (for an adapter: its own, else its base's, or ``base`` when given); it must
-    have a chat template. ``inference`` pads on the left for batched scoring; export keeps it as trained."""
+def load_tokenizer(folder: ModelFolder, inference: bool = True):
+    """The tokenizer of a model folder (for an adapter: its own, else its base's); it must have a chat template.
+    ``inference`` pads on the left for batched scoring; export keeps it as trained."""
     from transformers import AutoTokenizer
 
-    path = Path(model)
-    source = model
-    if path.is_dir() and not any((path / f).is_file() for f in _TOKENIZER_FILES):
-        base = base or _adapter_base(path)
-        if base is None:
-            raise EvalError(f"{model}: no tokenizer files ({', '.join(_TOKENIZER_FILES)})")
-        source = base
+    source = folder.name
+    if folder.is_dir and not any((Path(source) / f).is_file() for f in _TOKENIZER_FILES):
+        if folder.base is None:
+            raise ModelError(f"{source}: no tokenizer files ({', '.join(_TOKENIZER_FILES)})")
+        source = folder.base
     try:
         tok = AutoTokenizer.from_pretrained(source)
     except (OSError, ValueError) as err:
-        raise EvalError(f"cannot load the tokenizer of {source!r}: {_first_line(err)}") from None
+        raise ModelError(f"cannot load the tokenizer of {source!r}: {_first_line(err)}") from None
     if not tok.chat_template:
-        raise EvalError(f"{source}: the tokenizer has no chat template; the guardian prompt needs one")
+        raise ModelError(f"{source}: the tokenizer has no chat template; the guardian prompt needs one")
     if not inference:
         return tok
     tok.padding_side = "left"
@@ -136,31 +93,46 @@ def load_tokenizer(model: str, base: str | None = None, inference: bool = True):
     return tok
 
 
-def _load_model(model: str, tok):
+def inference_dtype(name: str = "auto", cuda: bool | None = None):
+    """The torch dtype to load a model in for evaluation, export checks and the runtime guard.
+
+    ``auto``: bf16 on a CUDA card that supports it; float32 on CPU, so scores are the same on every CPU (bf16
+    autocast is a training-speed knob, and a guardian's P(unsafe) should not depend on the machine that reads it).
+    """
+    import torch
+
+    table = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+    if name != "auto":
+        if name not in table:
+            raise ModelError(f"dtype {name!r}: expected auto, {', '.join(table)}")
+        return table[name]
+    if cuda is None:
+        cuda = torch.cuda.is_available()
+    return torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float32
+
+
+def load_model(folder: ModelFolder, tok):
     """A full or merged model folder, a LoRA adapter folder (merged into its base for speed) or a Hub id."""
     import torch
     from transformers import AutoModelForCausalLM
 
-    from train.precision import inference_dtype
-
     cuda = torch.cuda.is_available()
     dtype = inference_dtype("auto", cuda)  # float32 on every CPU: scores do not depend on the CPU model
-    base = _adapter_base(Path(model)) if Path(model).is_dir() else None
     try:
-        net = AutoModelForCausalLM.from_pretrained(base or model, dtype=dtype)
-        if base is not None:
+        net = AutoModelForCausalLM.from_pretrained(folder.base or folder.name, dtype=dtype)
+        if folder.base is not None:
             from peft import PeftModel
 
             if len(tok) > net.get_input_embeddings().weight.shape[0]:
                 net.resize_token_embeddings(len(tok))
-            net = PeftModel.from_pretrained(net, model).merge_and_unload()
+            net = PeftModel.from_pretrained(net, folder.name).merge_and_unload()
     except (OSError, ValueError) as err:
-        raise EvalError(f"cannot load model {model!r}: {_first_line(err)}") from None
+        raise ModelError(f"cannot load model {folder.name!r}: {_first_line(err)}") from None
     return net.to("cuda" if cuda else "cpu").eval()
 
 
-def _progress(desc: str) -> Callable:
-    return lambda items: tqdm(items, desc=desc, unit="batch")
+def _progress(desc: str, show: bool = True) -> Callable:
+    return (lambda items: tqdm(items, desc=desc, unit="batch")) if show else list
 
 
 def two_way_p(lp_unsafe: float | None, lp_safe: float | None) -> float | None:
@@ -173,14 +145,15 @@ def two_way_p(lp_unsafe: float | None, lp_safe: float | None) -> float | None:
 
 
 class TransformersBackend:
-    """Batched, left-padded greedy decoding that stops at the template's end-of-turn token (dtype: train/precision.py)."""
+    """Batched, left-padded greedy decoding that stops at the template's end-of-turn token (inference_dtype)."""
 
     name = "transformers"
 
-    def __init__(self, model: str, batch_size: int):
-        self.tokenizer = load_tokenizer(model)
-        self.model = _load_model(model, self.tokenizer)
+    def __init__(self, folder: ModelFolder, batch_size: int, progress: bool = True):
+        self.tokenizer = load_tokenizer(folder)
+        self.model = load_model(folder, self.tokenizer)
         self.batch_size = batch_size
+        self.progress = progress  # tqdm bars for evaluation's long runs; none for the guard's single reviews
         self.stop_ids = sorted({end_of_turn_id(self.tokenizer), self.tokenizer.eos_token_id} - {None})
         self._tokens: AnswerTokens | None = None
 
@@ -201,14 +174,16 @@ class TransformersBackend:
     def _ids(self, prompts: Sequence[Messages]) -> list[list[int]]:
         return [encode(self.tokenizer, render_chat(self.tokenizer, m)) for m in prompts]
 
-    def fast(self, prompts: Sequence[Messages]) -> list[tuple[float, str]]:
+    def fast(self, prompts: Sequence[Messages], with_probs: bool = False) -> list[tuple]:
+        """(P(unsafe), label) per prompt, plus per-class probabilities with ``with_probs`` (``fast_scores``)."""
         return fast_scores(
             self.model,
             self._ids(prompts),
             self.tokens,
             self.tokenizer.pad_token_id,
             self.batch_size,
-            _progress("fast"),
+            _progress("fast", self.progress),
+            with_probs,
         )
 
     def generate(self, prompts: Sequence[Messages], max_new_tokens: int, want_p: bool) -> list[Generation]:
@@ -227,7 +202,7 @@ class TransformersBackend:
         order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
         out: list[Generation] = [Generation("")] * len(ids)
         device = next(self.model.parameters()).device
-        for idx in _progress("generate")(list(batches(order, self.batch_size))):
+        for idx in _progress("generate", self.progress)(list(batches(order, self.batch_size))):
             batch, mask, _ = left_pad([ids[i] for i in idx], self.tokenizer.pad_token_id, device)
             with torch.inference_mode():
                 res = self.model.generate(input_ids=batch, attention_mask=mask, generation_config=config)
@@ -246,16 +221,18 @@ class VLLMBackend:
 
     name = "vllm"
 
-    def __init__(self, model: str, seed: int):
+    def __init__(self, folder: ModelFolder, seed: int):
         try:
             from vllm import LLM
         except ImportError:
-            raise EvalError("--backend vllm needs the vllm package (pip install -e '.[vllm]')") from None
-        if _adapter_base(Path(model)) is not None:
-            raise EvalError(f"{model}: --backend vllm takes a full or merged model; merge the adapter first")
-        self.tokenizer = load_tokenizer(model)
+            raise ModelError("--backend vllm needs the vllm package (pip install -e '.[vllm]')") from None
+        if folder.base is not None:
+            raise ModelError(
+                f"{folder.name}: --backend vllm takes a full or merged model; merge the adapter first"
+            )
+        self.tokenizer = load_tokenizer(folder)
         self.stop_ids = sorted({end_of_turn_id(self.tokenizer), self.tokenizer.eos_token_id} - {None})
-        self.llm = LLM(model=model, seed=seed)
+        self.llm = LLM(model=folder.name, seed=seed)
 
     def generate(self, prompts: Sequence[Messages], max_new_tokens: int, want_p: bool) -> list[Generation]:
         from vllm import SamplingParams
@@ -325,7 +302,7 @@ class OpenAIBackend:
         if api_key_env:
             key = os.environ.get(api_key_env)
             if not key:
-                raise EvalError(f"environment variable {api_key_env} (named by --api-key-env) is not set")
+                raise ModelError(f"environment variable {api_key_env} (named by --api-key-env) is not set")
         self.endpoint = ChatEndpoint.from_base(
             api_base, api_key=key, retries=retries, backoff=backoff, timeout=timeout
         )
@@ -339,7 +316,7 @@ class OpenAIBackend:
         try:
             choice = self.endpoint.complete(payload)["choices"][0]
         except EndpointError as err:
-            raise EvalError(str(err)) from None
+            raise ModelError(str(err)) from None
         text = (choice["message"] or {}).get("content") or ""
         p = None
         content = ((choice.get("logprobs") or {}).get("content")) or []

@@ -5,7 +5,8 @@ teacher-forced forward pass over ``prompt + "unsafe\\nChoice:"`` reads both P(un
 and the choice letter (at the last position). Where each answer token sits is found by tokenizing the real
 answers (``mcip.prompt.format_answer``) right after a rendered generation prompt, never by guessing strings: a
 BPE tokenizer merges the space into the letter (``"Choice:" + " E"``), and some templates (Llama 3's ``"\\n\\n"``)
-tokenize their last characters differently once an answer follows. Training and evaluation share these helpers.
+tokenize their last characters differently once an answer follows. Training, evaluation and the guard share
+these helpers; torch is imported only by the functions that run a model, so an endpoint guardian never loads it.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-
-import torch
+from typing import TYPE_CHECKING
 
 from mcip.prompt import format_answer
 from mcip.taxonomy import LABELS, RISK_LABELS, SAFE
+
+if TYPE_CHECKING:
+    import torch
 
 # A reference conversation: every prompt ends with the same generation-prompt suffix after its last user turn.
 _REFERENCE = [{"role": "system", "content": "s"}, {"role": "user", "content": "x"}]
@@ -35,6 +38,42 @@ def render_chat(tokenizer, messages: list[dict[str, str]]) -> str:
 def encode(tokenizer, text: str) -> list[int]:
     """Token ids of rendered chat text: no extra special tokens (the template put them in)."""
     return tokenizer(text, add_special_tokens=False).input_ids
+
+
+class TemplateError(ValueError):
+    """The tokenizer's chat template cannot serve a guardian (no template, or no end-of-turn token)."""
+
+
+def end_of_turn_id(tokenizer) -> int:
+    """The special token the chat template closes an assistant turn with (``<|im_end|>``, ``<|eot_id|>``, ...).
+
+    Rendering an assistant message and taking the first special token after it finds it for any template; the
+    EOS token is the fallback for templates that close turns with plain text. Generation must stop on it, and
+    training must put it under loss, or the model never learns to end its answer.
+    """
+    if not getattr(tokenizer, "chat_template", None):
+        raise TemplateError(f"tokenizer {tokenizer.name_or_path!r} has no chat template")
+    text = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "XYZ"}], tokenize=False
+    )
+    if "XYZ" not in text:
+        raise TemplateError(
+            "the chat template dropped the assistant message; cannot find its end-of-turn token"
+        )
+    special = set(tokenizer.all_special_ids) | {
+        i for i, t in tokenizer.added_tokens_decoder.items() if getattr(t, "special", False)
+    }
+    tail = tokenizer(text[text.rindex("XYZ") + 3 :], add_special_tokens=False).input_ids
+    found = next((i for i in tail if i in special), tokenizer.eos_token_id)
+    if found is None:
+        raise TemplateError(
+            "the chat template closes turns with no special token and the tokenizer has no EOS"
+        )
+    return found
+
+
+def end_of_turn_token(tokenizer) -> str:
+    return tokenizer.convert_ids_to_tokens(end_of_turn_id(tokenizer))
 
 
 def _common_prefix(seqs: Sequence[Sequence[int]]) -> int:
@@ -101,6 +140,8 @@ def left_pad(
     batch: Sequence[Sequence[int]], pad_id: int, device: torch.device | str
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(input_ids, attention_mask, position_ids), left-padded so every sequence ends at the last column."""
+    import torch
+
     width = max(len(s) for s in batch)
     ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(batch), width), dtype=torch.long)
@@ -113,6 +154,8 @@ def left_pad(
 
 def p_unsafe_from_logits(logits: torch.Tensor, tokens: AnswerTokens) -> torch.Tensor:
     """P(unsafe) from next-token logits [batch, vocab]: a softmax over the two verdict tokens only."""
+    import torch
+
     pair = logits[:, [tokens.safe_id, tokens.unsafe_id]].float()
     return torch.softmax(pair, dim=-1)[:, 1]
 
@@ -127,7 +170,6 @@ def _pick(logits: torch.Tensor, candidates: dict[int, str]) -> str:
     return candidates[ids[int(logits[ids].argmax())]]
 
 
-@torch.inference_mode()
 def fast_scores(
     model,
     prompt_ids: Sequence[Sequence[int]],
@@ -146,47 +188,52 @@ def fast_scores(
     step's softmax where letters share a first token; evenly for groups other than the chosen one, whose
     second step is not computed). The run-time guard reads them; evaluation does not need them.
     """
-    device = next(model.parameters()).device
-    heads: dict[int, dict[int, str]] = {}  # first letter token -> {second token (or -1) -> label}
-    for label, path in tokens.letter_paths.items():
-        heads.setdefault(path[0], {})[path[1] if len(path) > 1 else -1] = label
-    head_ids = torch.tensor(list(heads), device=device)
-    two_steps = tokens.needs_second_step
-    order = sorted(range(len(prompt_ids)), key=lambda i: -len(prompt_ids[i]))
-    out: list[tuple[float, str]] = [(0.0, SAFE)] * len(prompt_ids)
-    keep = len(tokens.choice_prefix) + 1  # logits for the last prompt token and each teacher-forced token
-    for idx in progress(list(batches(order, batch_size))):
-        ids, mask, pos = left_pad([tokens.teacher_forced(prompt_ids[i]) for i in idx], pad_id, device)
-        res = model(
-            input_ids=ids, attention_mask=mask, position_ids=pos, logits_to_keep=keep, use_cache=two_steps
-        )
-        p = p_unsafe_from_logits(res.logits[:, 0], tokens).tolist()
-        head = head_ids[res.logits[:, -1].index_select(-1, head_ids).argmax(-1)]
-        second = None
-        if two_steps:
-            second = model(
-                input_ids=head[:, None],
-                attention_mask=torch.cat([mask, torch.ones_like(mask[:, :1])], dim=-1),
-                position_ids=pos[:, -1:] + 1,
-                past_key_values=res.past_key_values,
-                logits_to_keep=1,
-            ).logits[:, -1]
-        head_p = (
-            torch.softmax(res.logits[:, -1].index_select(-1, head_ids).float(), dim=-1)
-            if with_probs
-            else None
-        )
-        for row, i in enumerate(idx):
-            group = heads[int(head[row])]
-            label = group[-1] if -1 in group else _pick(second[row], group)
-            out[i] = (p[row], SAFE if p[row] < 0.5 else label)
-            if with_probs:
-                out[i] += (_class_probs(p[row], head_p[row], heads, int(head[row]), second, row),)
-    return out
+    import torch
+
+    with torch.inference_mode():
+        device = next(model.parameters()).device
+        heads: dict[int, dict[int, str]] = {}  # first letter token -> {second token (or -1) -> label}
+        for label, path in tokens.letter_paths.items():
+            heads.setdefault(path[0], {})[path[1] if len(path) > 1 else -1] = label
+        head_ids = torch.tensor(list(heads), device=device)
+        two_steps = tokens.needs_second_step
+        order = sorted(range(len(prompt_ids)), key=lambda i: -len(prompt_ids[i]))
+        out: list[tuple[float, str]] = [(0.0, SAFE)] * len(prompt_ids)
+        keep = len(tokens.choice_prefix) + 1  # logits for the last prompt token and each teacher-forced token
+        for idx in progress(list(batches(order, batch_size))):
+            ids, mask, pos = left_pad([tokens.teacher_forced(prompt_ids[i]) for i in idx], pad_id, device)
+            res = model(
+                input_ids=ids, attention_mask=mask, position_ids=pos, logits_to_keep=keep, use_cache=two_steps
+            )
+            p = p_unsafe_from_logits(res.logits[:, 0], tokens).tolist()
+            head = head_ids[res.logits[:, -1].index_select(-1, head_ids).argmax(-1)]
+            second = None
+            if two_steps:
+                second = model(
+                    input_ids=head[:, None],
+                    attention_mask=torch.cat([mask, torch.ones_like(mask[:, :1])], dim=-1),
+                    position_ids=pos[:, -1:] + 1,
+                    past_key_values=res.past_key_values,
+                    logits_to_keep=1,
+                ).logits[:, -1]
+            head_p = (
+                torch.softmax(res.logits[:, -1].index_select(-1, head_ids).float(), dim=-1)
+                if with_probs
+                else None
+            )
+            for row, i in enumerate(idx):
+                group = heads[int(head[row])]
+                label = group[-1] if -1 in group else _pick(second[row], group)
+                out[i] = (p[row], SAFE if p[row] < 0.5 else label)
+                if with_probs:
+                    out[i] += (_class_probs(p[row], head_p[row], heads, int(head[row]), second, row),)
+        return out
 
 
 def _class_probs(p_unsafe: float, head_p: torch.Tensor, heads: dict, chosen: int, second, row: int) -> dict:
     """Per-class probabilities for one row of ``fast_scores`` (see its docstring)."""
+    import torch
+
     probs = {SAFE: 1.0 - p_unsafe}
     for k, (first, group) in enumerate(heads.items()):
         if -1 in group:

@@ -1,0 +1,139 @@
+"""One loaded guardian: a model folder, a Hub id or an endpoint turned, once, into what scores a log.
+
+Evaluation, the runtime guard and the benchmarks load through ``load_guardian``, so each reads the folder once
+(``ModelFolder``), renders with the same ``Prompter`` (the saved format, the room the context leaves after the
+answer's room) and scores the same way: one teacher-forced pass with per-class probabilities on a local model
+(``mcip.scoring.fast_scores``); greedy answers of at most the answer's room, parsed by
+``mcip.verdict.parse_verdict``, from an endpoint or vLLM. An endpoint guardian never imports torch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from mcip.backends import (
+    Backend,
+    OpenAIBackend,
+    ScoringBackend,
+    TransformersBackend,
+    VLLMBackend,
+    load_tokenizer,
+)
+from mcip.folder import ModelError, ModelFolder
+from mcip.prompting import ANSWER_ROOM, PAPER_ANSWER_ROOM, Prompter
+from mcip.record import Trajectory
+from mcip.scoring import encode, render_chat
+from mcip.taxonomy import SAFE
+from mcip.verdict import parse_verdict
+
+Messages = list[dict[str, str]]
+BackendName = Literal["transformers", "vllm", "openai"]
+
+
+@dataclass(frozen=True)
+class Score:
+    """One verdict: P(unsafe) and the label; ``probs`` maps every label to P (local models), ``rationale`` is the
+    answer's Rationale line (generated answers)."""
+
+    p_unsafe: float | None
+    label: str
+    probs: dict[str, float] | None = None
+    rationale: str | None = None
+
+
+@dataclass(frozen=True)
+class LoadedGuardian:
+    """A guardian ready to score: its source folder, its backend (model or endpoint client, with the tokenizer
+    where one is at hand), the context it attends to, the answer's room and the prompter both decide."""
+
+    name: str
+    folder: ModelFolder
+    backend: Backend
+    context: int | None
+    answer_room: int
+    prompter: Prompter
+
+    @property
+    def tokenizer(self):
+        return self.backend.tokenizer
+
+    @property
+    def fmt(self):
+        return self.prompter.fmt
+
+    def prompt(self, traj: Trajectory) -> Messages:
+        return self.prompter.messages(traj)
+
+    def prompt_tokens(self, prompt: Messages) -> int:
+        """The prompt's length in the model's tokens (estimated where an endpoint has no local tokenizer)."""
+        tok = self.tokenizer
+        if tok is None:
+            return sum(self.prompter.count_tokens(m["content"]) for m in prompt)
+        return len(encode(tok, render_chat(tok, prompt)))
+
+    def score(self, prompts: Sequence[Messages]) -> list[Score]:
+        """A verdict per prompt: fast scoring where the model's logits are at hand, else parsed answers of at most
+        ``answer_room`` tokens (an unparsable answer is a ModelError: no verdict, the caller decides)."""
+        if isinstance(self.backend, ScoringBackend):
+            return [Score(p, label, probs) for p, label, probs in self.backend.fast(prompts, with_probs=True)]
+        out = []
+        for gen in self.backend.generate(prompts, self.answer_room, want_p=True):
+            v = parse_verdict(gen.text)
+            if not v.ok:
+                raise ModelError(f"unparsable answer ({v.error}): {gen.text[:120]!r}")
+            label = v.label or (SAFE if not v.unsafe else "unsafe")
+            p = gen.p_unsafe if gen.p_unsafe is not None else float(bool(v.unsafe))
+            out.append(Score(p, label, None, v.rationale))
+        return out
+
+
+def load_guardian(
+    model: str | None = None,
+    *,
+    backend: BackendName | None = None,
+    api_base: str | None = None,
+    api_model: str | None = None,
+    api_key_env: str | None = None,
+    batch_size: int = 8,
+    concurrency: int = 4,
+    retries: int = 2,
+    backoff: float = 0.5,
+    timeout: float = 30.0,
+    seed: int = 42,
+    context: int | None = None,
+    log_budget: int | None = None,
+    paper: bool = False,
+    answer_room: int | None = None,
+    progress: bool = True,
+) -> LoadedGuardian:
+    """Load ``model`` (a folder or Hub id) on ``backend`` (default: transformers, or openai given ``api_base``).
+
+    ``context`` overrides the model's own; ``log_budget`` caps the log below what its format and context allow;
+    ``answer_room`` (default ``ANSWER_ROOM``, ``PAPER_ANSWER_ROOM`` for the paper protocol) is both the room left
+    for the answer and the most tokens one is generated to. Raises ModelError.
+    """
+    folder = ModelFolder.read(model)
+    kind = backend or ("openai" if api_base else "transformers")
+    if kind == "openai":
+        if not api_base:
+            raise ModelError("an endpoint guardian needs an api_base")
+        tok = load_tokenizer(folder) if folder.is_dir else None  # only counts tokens for the log's room
+        b: Backend = OpenAIBackend(
+            api_base, api_model or model, api_key_env, concurrency, retries, backoff, timeout, tok
+        )
+    elif not model:
+        raise ModelError(f"a {kind} guardian needs a model folder, adapter or Hub id")
+    elif kind == "vllm":
+        b = VLLMBackend(folder, seed)
+    else:
+        b = TransformersBackend(folder, batch_size, progress)
+    fmt = folder.fmt
+    if log_budget:
+        fmt = dataclasses.replace(fmt, log_budget=min(log_budget, fmt.log_budget or log_budget))
+    room = answer_room or (PAPER_ANSWER_ROOM if paper else ANSWER_ROOM)
+    context = context or folder.context
+    prompter = Prompter.for_model(b.tokenizer, fmt, context, room, paper)
+    return LoadedGuardian(model or api_model or api_base, folder, b, context, room, prompter)
