@@ -11,7 +11,7 @@ import hashlib
 import json
 import multiprocessing as mp
 import re
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from random import Random
@@ -19,7 +19,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from data_gen.catalogue import Catalogue, IntentSpec, load_catalogue
+from data_gen.catalogue import Catalogue, IntentSpec, builtin_catalogue, load_catalogue
 from data_gen.edit import Variant, call_sites
 from data_gen.recipe import SPLITS, DataRecipe
 from data_gen.registry import ATTACKS, NEGATIVES
@@ -195,7 +195,15 @@ def resolve_rationale(text: str, flows: list[Flow], focus: int | None, focus_cal
 def record_id(traj: Trajectory) -> str:
     """The id of a record: a digest of its canonical log (tools, messages, label), not of any rendering, so it
     does not change with a prompt style or budget; equal logs get equal ids, which is how splits are deduplicated."""
-    canonical = traj.model_dump(mode="json", exclude_none=True, include={"tools", "messages", "label"})
+    return _digest(traj.model_dump(mode="json", exclude_none=True, include=set(_CANONICAL)))
+
+
+_CANONICAL = ("tools", "messages", "label")
+
+
+def _digest(dumped: dict[str, Any]) -> str:
+    """``record_id`` of a trajectory dumped whole (``model_dump(mode="json", exclude_none=True)``)."""
+    canonical = {k: dumped[k] for k in _CANONICAL if k in dumped}
     text = json.dumps(canonical, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return "mcip-" + hashlib.sha1(text.encode()).hexdigest()[:16]
 
@@ -220,10 +228,12 @@ def finalize(variant: Variant, recipe: DataRecipe, split: str) -> dict[str, Any]
     )
     meta = {**traj.meta, "kind": variant.kind, "rationale": rationale, "split": split}
     traj = traj.model_copy(update={"label": variant.label, "flows": flows, "meta": meta})
-    traj = traj.model_copy(update={"id": record_id(traj)})
+    dumped = traj.model_dump(mode="json", exclude_none=True)  # dumped once: the id and the record's JSON
+    dumped["id"] = _digest(dumped)  # = record_id(traj)
+    traj = traj.model_copy(update={"id": dumped["id"]})
     # TRL-ready columns for users who train on the dataset as it is: the data recipe's style and estimated budget.
     # train.sft never reads them; it renders every recipe's own format from `trajectory`.
-    prompt = build_prompt(traj, recipe.prompt_style, recipe.budget_tokens)
+    prompt = build_prompt(traj, recipe.prompt_style, recipe.log_budget)
     return {
         "id": traj.id,
         "label": variant.label,
@@ -234,7 +244,7 @@ def finalize(variant: Variant, recipe: DataRecipe, split: str) -> dict[str, Any]
         "servers": sorted({t.server for t in traj.tools if t.server}),
         "intent": str(traj.meta.get("intent", "")),
         "rationale": rationale,
-        "trajectory": traj.to_json(),
+        "trajectory": json.dumps(dumped, ensure_ascii=False, sort_keys=True),  # = traj.to_json()
         "prompt": prompt,
         "completion": build_completion(variant.label, rationale if recipe.rationale else None),
     }
@@ -283,6 +293,8 @@ class Generator:
             rw = recipe.rewrite
             rewriter = Rewriter(rw.api_base, rw.model, rw.api_key_env, rw.cache_dir)
         catalogue = load_catalogue_for(recipe)
+        if recipe.sessions:  # sessions compare tool texts with the built-in one: load it before workers fork
+            builtin_catalogue()
         return cls(recipe, catalogue, make_sides(catalogue, recipe, load_gold(recipe)), rewriter)
 
     def record(self, split: str, index: int) -> dict[str, Any]:
@@ -315,6 +327,8 @@ def load_catalogue_for(recipe: DataRecipe) -> Catalogue:
         if not recipe.catalogues:
             raise GenerationError("builtin_servers: false needs catalogues (the servers to build from)")
         return load_catalogue(list(recipe.catalogues))
+    if not recipe.catalogues:  # the built-in servers alone: the process-wide copy, validated once
+        return builtin_catalogue()
     return load_catalogue([SERVERS_DIR, *recipe.catalogues])
 
 
@@ -363,16 +377,16 @@ def _dedup(rows: dict[str, list[dict[str, Any]]], gen: Generator) -> dict[str, l
     out: dict[str, list[dict[str, Any]]] = {}
     for split in SPLITS:
         kept, extra = [], recipe.size(split)
-        queue = list(rows[split])
+        queue = deque(rows[split])
         while len(kept) < recipe.size(split):
             if not queue:
                 if extra > recipe.size(split) * 2 + 100:
                     raise GenerationError(
                         f"{split}: too many duplicates; the catalogue is too small for this size"
                     )
-                queue = [gen.record(split, extra)]
+                queue.append(gen.record(split, extra))
                 extra += 1
-            row = queue.pop(0)
+            row = queue.popleft()
             if row["id"] not in seen:
                 seen.add(row["id"])
                 kept.append(row)

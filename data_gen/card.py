@@ -128,7 +128,7 @@ look-alike or admin tool that is not used, a legitimate repeat or prerequisite, 
 - `trajectory`: the interchange record as JSON: `tools` (MCP tools/list entries with server and privilege),
   OpenAI-style `messages` with `tool_calls` and tool results, `label`, the derived MCI `flows`, `meta`.
 - `prompt` / `completion`: the guardian SFT pair in TRL's conversational prompt-completion form, rendered with
-  the `{recipe.prompt_style}` prompt style{f" and a budget of about {recipe.budget_tokens} tokens for the log (estimated at 3 characters a token; a longer log is cut by what the verdict depends on, and the prompt says so)" if recipe.budget_tokens else ""}.
+  the `{recipe.prompt_style}` prompt style{f" and a budget of about {recipe.log_budget} tokens for the log (estimated at 3 characters a token; a longer log is cut by what the verdict depends on, and the prompt says so)" if recipe.log_budget else ""}.
   They are for training on the dataset as it is (e.g. with TRL's `SFTTrainer`); this project's `train.sft` never
   reads them: it renders each recipe's own format from `trajectory`, counted with that model's tokenizer.
   A target answer looks like:

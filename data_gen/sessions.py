@@ -107,9 +107,8 @@ def _forbidden(variant: Variant, cat: Catalogue, side) -> set[str]:
         spec = cat.tools.get(name)
         if spec is not None:
             out |= {p.qualified for p in cat.prerequisites(spec)}
-    for spec in cat.tools.values():  # tools that require a forbidden one
-        if any(p.qualified in names for p in cat.prerequisites(spec)):
-            out.add(spec.qualified)
+    for name in names:  # tools that require a forbidden one
+        out |= cat.required_by(name)
     return out
 
 

@@ -146,6 +146,8 @@ class Catalogue:
                 self._twins.setdefault(target.qualified, []).append(t)
             if t.lookalike_of and t.lookalike_of in self.tools:
                 self._lookalikes.setdefault(t.lookalike_of, []).append(t)
+        self._prerequisites: dict[str, list[ToolSpec]] = {}  # filled on first use (a catalogue never changes)
+        self._required_by: dict[str, frozenset[str]] | None = None
 
     def _find(self, name: str, server: str) -> ToolSpec | None:
         try:
@@ -184,8 +186,26 @@ class Catalogue:
 
     def prerequisites(self, tool: ToolSpec) -> list[ToolSpec]:
         """Tools that must run before ``tool`` (those outside this view of the catalogue drop out)."""
+        if self.tools.get(tool.qualified) is not tool:  # a tool of another catalogue: not memoised here
+            return self._resolve_requires(tool)
+        found = self._prerequisites.get(tool.qualified)
+        if found is None:
+            found = self._prerequisites[tool.qualified] = self._resolve_requires(tool)
+        return list(found)
+
+    def _resolve_requires(self, tool: ToolSpec) -> list[ToolSpec]:
         found = (self._find(name, tool.server) for name in tool.requires)
         return [t for t in found if t is not None]
+
+    def required_by(self, qualified: str) -> frozenset[str]:
+        """Qualified names of the tools that have the tool ``qualified`` among their prerequisites."""
+        if self._required_by is None:
+            index: dict[str, set[str]] = {}
+            for spec in self.tools.values():
+                for pre in self.prerequisites(spec):
+                    index.setdefault(pre.qualified, set()).add(spec.qualified)
+            self._required_by = {k: frozenset(v) for k, v in index.items()}
+        return self._required_by.get(qualified, frozenset())
 
 
 # -- loading and validation -----------------------------------------------------------------------------------
