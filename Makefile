@@ -17,7 +17,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 SMOLLM2 := models/smollm2-135m-instruct
 
 .PHONY: install models data train eval export push push-data demo test test-fast lint format render clean agentdojo-eval \
-	guardian guardian-status guardian-stop guardian-ship
+	guardian guardian-status guardian-stop guardian-ship conformance-servers guard-conformance
 
 install: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
@@ -172,6 +172,24 @@ demo: $(STAMP) models
 		EXPORT_DIR=$(DEMO_DIR)/export EVAL_SPLITS="test test_unseen"
 	@$(PY) -m train.summarize --run $(DEMO_DIR)/run --eval $(DEMO_DIR)/eval --export $(DEMO_DIR)/export --data $(DEMO_DATA) \
 		--shipped $(DEMO_DIR)/shipped --shipped-name "shipped $(GUARDIAN)"
+
+# The three third-party MCP servers benchmarks/guard_conformance.py runs direct and through mcip-guard, pinned:
+# two from npm (node >= 18 and npm on PATH), one from PyPI in a venv of its own (it pins its own `mcp`).
+CONFORMANCE := build/conformance
+SERVER_EVERYTHING := @modelcontextprotocol/server-everything@2026.8.31
+SERVER_FILESYSTEM := @modelcontextprotocol/server-filesystem@2026.8.31
+SERVER_GIT := mcp-server-git==2026.10.19
+conformance-servers: $(CONFORMANCE)/.installed
+$(CONFORMANCE)/.installed:
+	@command -v npm >/dev/null || { echo "conformance-servers: npm is missing (apt-get install -y nodejs npm)" >&2; exit 1; }
+	mkdir -p $(CONFORMANCE)/npm
+	npm install --silent --no-audit --no-fund --prefix $(CONFORMANCE)/npm $(SERVER_EVERYTHING) $(SERVER_FILESYSTEM)
+	$(PYTHON) -m venv $(CONFORMANCE)/git-venv
+	PIP_CONSTRAINT= $(CONFORMANCE)/git-venv/bin/pip install -q $(SERVER_GIT)  # its own pins, not ours
+	touch $@
+
+guard-conformance: $(STAMP) $(CONFORMANCE)/.installed
+	$(PY) -m benchmarks.guard_conformance
 
 # The external benchmark: AgentDojo's suites as MCIP records (evaluation only), scored for the zero-shot base and
 # any guardian: make agentdojo-eval AGENTDOJO_ARGS="--model guardians/NAME"

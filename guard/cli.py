@@ -3,6 +3,7 @@
     mcip-guard review LOG.jsonl --guardian DIR [--policy FILE] [--batch-size 8]
     mcip-guard proxy --guardian DIR [--policy FILE] [--audit-log FILE] -- python my_server.py
     mcip-guard proxy --guardian DIR --upstream http://127.0.0.1:8000/mcp
+    mcip-guard proxy --guardian DIR --http 8765 -- python my_server.py   # serve clients over streamable HTTP
     mcip-guard hook --guardian DIR [--policy FILE]        # Claude-Code-style PreToolUse hook: JSON on stdin
     mcip-guard check --guardian DIR [--policy FILE]       # time a pass here; suggest a deadline_ms
     mcip-guard check-policy FILE
@@ -147,7 +148,16 @@ def cmd_proxy(args) -> int:
         on_start_error=_exit_on_start_error,
     )
     try:
-        anyio.run(GuardedProxy(cfg, loader).run_stdio)
+        if args.http is not None:
+            from dataclasses import replace
+
+            from guard.http_serve import run_http
+
+            # one session's failed start ends that session only, not the server
+            per_session = replace(cfg, on_start_error=None)
+            anyio.run(run_http, lambda: GuardedProxy(per_session, loader), args.host, args.http)
+        else:
+            anyio.run(GuardedProxy(cfg, loader).run_stdio)
     except KeyboardInterrupt:
         return 130
     except BaseException as err:  # the upstream could not start or answer: say so
@@ -229,10 +239,14 @@ def build_parser() -> argparse.ArgumentParser:
     _guardian_args(p)
     p.set_defaults(func=cmd_review)
 
-    p = sub.add_parser("proxy", help="guard one MCP server: stdio downstream, stdio or HTTP upstream")
+    p = sub.add_parser("proxy", help="guard one MCP server: stdio or HTTP downstream, stdio or HTTP upstream")
     _guardian_args(p)
     p.add_argument("--upstream", help="streamable-HTTP URL of the upstream server (instead of a command)")
     p.add_argument("--audit-log", help="append every reviewed call here as interchange JSONL")
+    p.add_argument(
+        "--http", type=int, metavar="PORT", help="serve clients over streamable HTTP (default: stdio)"
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address for --http (default 127.0.0.1)")
     p.add_argument("--pins", help="JSON file of pinned tool descriptions, kept across sessions")
     p.add_argument("--session-file", help="JSON file where the host writes the user's request(s)")
     p.add_argument("--server-name", help="name of the upstream server in logs (default: its serverInfo name)")
@@ -240,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--start-timeout",
         type=float,
         default=60.0,
-        help="seconds the upstream has to answer initialize and its first tools/list (default 60; 0: no limit)",
+        help="seconds the upstream has to answer the client's first request (default 60; 0: no limit)",
     )
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND ARGS... that starts the upstream")
     p.set_defaults(func=cmd_proxy)

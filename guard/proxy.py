@@ -1,33 +1,35 @@
-"""The guarding proxy: an MCP server on stdio in front of one upstream MCP server (stdio command or HTTP URL).
+"""The guarding proxy: a message-level relay between one MCP client and one upstream MCP server.
 
-Built on the official SDK (``mcp`` low-level ``Server`` downstream, ``mcp.Client`` upstream); no protocol code of
-its own. Everything the upstream serves (tools, resources, resource templates, prompts, completions) is forwarded
-unchanged, except that each ``tools/call`` is first reviewed (``guard.gate``):
+The SDK's transports hand over JSON-RPC messages as streams in both directions (``mcp.server.stdio`` towards the
+client, ``mcp.client.stdio`` or ``mcp.client.streamable_http`` towards the server). The relay passes every
+message as it came: requests, responses, notifications and errors, both ways, ``initialize`` included. So the
+capabilities and protocol version are the ones the two ends negotiate with each other, and every feature either
+end speaks (sampling, elicitation, roots, logging, progress, subscriptions, ``list_changed``, cancellation, ping,
+tasks, the 2026 per-request envelope) passes by construction. The relay intercepts only:
 
-- allowed: forwarded; the upstream's result comes back untouched;
-- blocked: the call never runs; the client gets a normal tool result with ``isError: true`` naming the risk class
-  and the reason, so the agent can recover (never a dropped session or a protocol error);
-- ask: an MCP elicitation to the user when the client supports it and can be asked now, else ``ask_fallback``.
+- ``tools/call`` requests: the gate (``guard.gate``) decides. Allowed: forwarded with its id; the answer comes back
+  untouched. Blocked: never forwarded; the client gets, under the same id, a tool result with ``isError: true``
+  naming the risk class and the reason (``guard.wire`` shapes it for the negotiated version). Ask: an elicitation
+  to the user (a server-to-client request on a handshake-era connection, an ``InputRequiredResult`` on 2026).
+  A call the client cancels while it waits on the gate is dropped and never reaches the server.
+- ``tools/list`` answers and ``notifications/tools/list_changed``: the tool list is pinned and compared
+  (``guard.pins``); a change is reported on stderr and in the audit log, and after ``list_changed`` the proxy
+  lists the tools itself so the change is seen even if the client never re-lists.
 
-Before the guardian's pass is spent, a call's arguments are checked against the tool's ``inputSchema``
-(``guard.gate``), and a stdio upstream whose process has exited is reported as gone.
+The session (``guard.session``: the user's request, the tool list, previous calls and results) is fed from the
+relayed messages; every call is written to the audit log (``guard.audit``).
 
-Each ``tools/list`` answer is pinned and compared (``guard.pins``). Every call is written to the audit log
-(``guard.audit``). An upstream that dies mid-session turns every later call into a clear ``isError`` result; the
-calls before it are already in the log.
-
-Start and stop: the upstream must answer ``initialize`` (and its first ``tools/list``) within ``start_timeout_s``;
-if it exits or times out, the proxy exits with one error naming the command, its exit code and its last stderr
-lines (``guard.upstream``). The client's stdin is read from the start, so a client that goes away while the
-upstream is still starting stops the proxy (and its upstream) at once: no orphans.
-
-Not forwarded (yet): server-to-client requests from the upstream (its own sampling or elicitation), list-changed
-and resource-updated notifications; the upstream's ``InputRequiredResult`` rounds are driven by the proxy's client.
+Start and stop: the upstream starts with the proxy and must answer the client's first request within
+``start_timeout_s``; if it exits or times out first, the proxy exits with one error naming the command, its exit
+code and its last stderr lines (``guard.upstream``). The proxy stops when the client goes away (and stops its
+upstream: no orphans). An upstream that dies mid-session turns every later call into a clear ``isError`` result,
+reported before any guardian pass.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import secrets
@@ -39,17 +41,19 @@ from typing import Any
 
 import anyio
 import mcp_types as types
-from mcp import Client, MCPError, StdioServerParameters
-from mcp.server.lowlevel import NotificationOptions, Server
+from mcp import StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
 from mcp.server.stdio import stdio_server
-from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+from mcp.shared.message import SessionMessage
+from mcp_types import JSONRPCError, JSONRPCNotification, JSONRPCRequest, JSONRPCResponse
 
+from guard import wire
 from guard.audit import AuditLog, Redactor, env_secrets
 from guard.gate import Decision, Gate, GuardianLoader, risk_name
-from guard.pins import Drift, ToolPins
+from guard.pins import ToolPins
 from guard.policy import Policy
 from guard.session import REQUEST_META_KEY, Session, SessionFile, result_text
-from guard.upstream import UpstreamProcess, UpstreamStartError, stdio_transport
+from guard.upstream import TransportErrors, UpstreamProcess, UpstreamStartError, stdio_transport
 
 ASK_KEY = "mcip-guard-approve"
 ASK_SCHEMA = {
@@ -57,6 +61,7 @@ ASK_SCHEMA = {
     "properties": {"approve": {"type": "boolean", "title": "Run this tool call?"}},
     "required": ["approve"],
 }
+RELIST_TIMEOUT_S = 30.0
 
 
 def say(msg: str) -> None:
@@ -73,10 +78,21 @@ class ProxyConfig:
     pins: str | None = None
     session_file: str | None = None
     server_name: str | None = None
-    call_timeout_s: float = 600.0
     ask_timeout_s: float = 300.0
     start_timeout_s: float = 60.0
     on_start_error: Callable[[BaseException], None] | None = None  # e.g. report and exit (see run_stdio)
+
+
+@dataclass
+class Call:
+    """A ``tools/call`` the gate let through, until its answer comes back (then it is logged)."""
+
+    call_id: str
+    traj: Any
+    decision: Decision
+    tool: str
+    args: dict
+    version: str | None = None  # the protocol version the call came in (its answer is shaped for it)
 
 
 def blocked_result(tool: str, d: Decision) -> types.CallToolResult:
@@ -89,11 +105,22 @@ def blocked_result(tool: str, d: Decision) -> types.CallToolResult:
     return types.CallToolResult(
         content=[types.TextContent(text="\n".join(lines))],
         is_error=True,
-        structured_content=None,
         _meta={
             "mcip/guard": {"action": "block", "rule": d.rule, "risk": d.review.top_risk if d.review else None}
         },
     )
+
+
+def error_result(msg: str) -> types.CallToolResult:
+    return types.CallToolResult(content=[types.TextContent(text=f"mcip-guard: {msg}")], is_error=True)
+
+
+def _result_text(result: dict) -> str:
+    try:
+        parsed = types.CallToolResult.model_validate(result)
+    except ValueError:
+        return json.dumps(result, ensure_ascii=False)[:2000]
+    return result_text(parsed.content, parsed.structured_content)
 
 
 class GuardedProxy:
@@ -107,39 +134,126 @@ class GuardedProxy:
         )
         self.audit = AuditLog(cfg.audit_log, redactor) if cfg.audit_log else None
         self.watch = UpstreamProcess(cfg.upstream_command or []) if cfg.upstream_command else None
-        self.session: Session | None = None
-        self.upstream: Client | None = None
+        sf = SessionFile(cfg.session_file) if cfg.session_file else None
+        self.session = Session(cfg.server_name or "upstream", sf)
+        self.headers = wire.HttpHeaders()
+        self.version: str | None = None  # negotiated by `initialize`; 2026 requests carry their own
+        self.client_caps: dict = {}  # declared in `initialize`; 2026 requests carry their own
+        self._envelope: dict = {}  # the latest 2026 request envelope: the proxy's own requests reuse it
         self.upstream_dead: str | None = None
         self.drifted: set[tuple[str, str]] = set()
-        self.pending_drift: list[Drift] = []
-        self._pages: list[types.Tool] = []
-        self._asks: dict[str, tuple] = {}
+        self.pending_drift: list = []
         self._reported: set[str] = set()
+        self._pending: dict[Any, tuple[str, dict]] = {}  # client requests the upstream has yet to answer
+        self._calls: dict[Any, Call] = {}  # forwarded tools/call requests, by id
+        self._continued: dict[str, Call] = {}  # the upstream's own 2026 requestState -> the call it continues
+        self._gating: dict[Any, anyio.CancelScope] = {}  # tools/call requests waiting on the gate
+        # answers to the proxy's own requests, by (sent to the client?, id): only the peer asked may answer
+        self._waiters: dict[tuple[bool, str], wire.Waiter] = {}
+        self._asks: dict[str, Call] = {}  # 2026 approvals in flight: single-use state -> the call
+        self._pages: list[dict] = []
+        self._answered = anyio.Event()  # the upstream answered its first request
+        self._first_sent: str | None = None
+        self._start_err: UpstreamStartError | None = None
+        self._greeted = False
+        self._to_client: Any = None
+        self._to_upstream: Any = None
+        self._tg: Any = None
+        self._http_errors = TransportErrors()
 
-    # -- upstream -------------------------------------------------------------------------------------------
-    def _client(self) -> Client:
-        if self.cfg.upstream_url:
-            return Client(self.cfg.upstream_url, cache=None)
-        cmd = self.cfg.upstream_command or []
-        # the upstream gets the proxy's environment: hosts put the server's secrets there (never logged)
-        params = StdioServerParameters(command=cmd[0], args=cmd[1:], env=dict(os.environ))
-        assert self.watch is not None
-        return Client(stdio_transport(params, self.watch), cache=None)
+    # -- sending --------------------------------------------------------------------------------------------
+    async def _send_client(self, message: wire.Message) -> None:
+        with contextlib.suppress(
+            anyio.ClosedResourceError, anyio.BrokenResourceError
+        ):  # the client went away
+            await self._to_client.send(SessionMessage(message))
 
-    def _check_alive(self) -> None:
-        """A stdio upstream whose process has exited is gone: say so before any guardian pass is spent."""
-        if self.upstream_dead is None and self.watch is not None and self.watch.exited:
-            self.upstream_dead = self.watch.describe("is gone (its process exited)").replace("\n", " ")
-            say(self.upstream_dead)
+    async def _send_upstream(self, message: wire.Message) -> bool:
+        """Forward to the upstream; False when it is gone (the caller answers the client)."""
+        if self.upstream_dead:
+            return False
+        try:
+            await self._to_upstream.send(SessionMessage(message, self.headers.metadata(message)))
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            await self._gone()
+            return False
+        return True
 
-    def _upstream_gone(self, err: BaseException) -> str:
-        where = self.cfg.upstream_url or " ".join(self.cfg.upstream_command or [])
-        self.upstream_dead = f"the upstream MCP server ({where}) closed the connection: {err}"
-        say(self.upstream_dead)
-        return self.upstream_dead
+    async def _request(self, to_client: bool, method: str, params: dict | None, timeout: float) -> dict:
+        """A request of the proxy's own (to the upstream or the client); its result, or raises."""
+        rid = wire.own_id(method.split("/")[0])
+        waiter = self._waiters[(to_client, rid)] = wire.Waiter()
+        try:
+            if to_client:
+                await self._send_client(wire.request(rid, method, params))
+            elif not await self._send_upstream(wire.request(rid, method, params)):
+                raise ConnectionError(self.upstream_dead)
+            with anyio.fail_after(timeout):
+                await waiter.event.wait()
+        finally:
+            if (
+                self._waiters.pop((to_client, rid), None) is not None
+            ):  # given up (timeout, cancelled): tell the peer
+                with anyio.CancelScope(shield=True):
+                    await (self._send_client if to_client else self._send_upstream)(wire.cancelled(rid))
+        if isinstance(waiter.message, JSONRPCError):
+            raise ConnectionError(
+                f"{method}: error {waiter.message.error.code}: {waiter.message.error.message}"
+            )
+        return waiter.message.result
 
-    def _tools_listed(self, tools: list[types.Tool]) -> None:
-        assert self.session is not None
+    # -- the upstream's messages ----------------------------------------------------------------------------
+    async def _from_upstream(self, msg: wire.Message) -> None:
+        if isinstance(msg, JSONRPCResponse | JSONRPCError):
+            if (waiter := self._waiters.pop((False, msg.id), None)) is not None:
+                waiter.set(msg)
+                return
+            self._answered.set()
+            method, params = self._pending.pop(msg.id, ("", {}))
+            if isinstance(msg, JSONRPCResponse):
+                if method in ("initialize", "server/discover"):
+                    self._connected(method, msg.result)
+                elif method == "tools/list":
+                    self._listed_page(params, msg.result)
+            call = self._calls.pop(msg.id, None)
+            if call is not None:
+                self._ran(call, msg)
+            await self._send_client(msg)
+            return
+        await self._send_client(msg)  # server requests (sampling, elicitation, roots, ping) and notifications
+        if isinstance(msg, JSONRPCNotification) and msg.method == "notifications/tools/list_changed":
+            self._tg.start_soon(self._relist, {})
+
+    def _connected(self, method: str, result: dict) -> None:
+        info = result.get("serverInfo") or wire.meta_of(result).get(types.SERVER_INFO_META_KEY) or {}
+        if not self.cfg.server_name and isinstance(info.get("name"), str):
+            self.session.server = info["name"]
+        if method == "initialize":
+            self.version = result.get("protocolVersion")
+            self.headers.version = self.version
+        if self._greeted:
+            return
+        self._greeted = True
+        say(
+            f"guarding {self.session.server!r} (protocol {self.version or 'per request'}); "
+            f"policy {self.cfg.policy.source}; fail {self.cfg.policy.model.fail_mode}; "
+            f"audit log {self.cfg.audit_log or 'off'}"
+        )
+
+    def _listed_page(self, params: dict, result: dict) -> None:
+        tools = [t for t in result.get("tools") or [] if isinstance(t, dict)]
+        self.headers.learn_tools(tools)
+        self._pages = (self._pages if params.get("cursor") else []) + tools
+        if not result.get("nextCursor"):
+            self._tools_listed(self._pages)
+
+    def _tools_listed(self, raw: list[dict]) -> None:
+        tools = []
+        for t in raw:
+            try:
+                tools.append(types.Tool.model_validate(t))
+            except ValueError as err:  # left out: a call to it is then an unlisted call (blocked by default)
+                say(f"ignoring a malformed tool in tools/list ({t.get('name')!r}): {err}")
         recorded = self.session.set_tools(tools)
         drifts = self.pins.observe(self.session.server, recorded)
         self.drifted |= self.pins.changed_tools(drifts)
@@ -149,48 +263,133 @@ class GuardedProxy:
                 self.pending_drift.append(d)
                 say(f"DRIFT {d}")
 
-    async def _refresh_tools(self) -> None:
-        assert self.upstream is not None
-        tools, cursor = [], None
-        for _ in range(100):
-            res = await self.upstream.list_tools(cursor=cursor)
-            tools += res.tools
-            cursor = res.next_cursor
-            if not cursor:
-                break
+    async def _relist(self, params: dict) -> None:
+        """List the tools ourselves (after ``list_changed``, or for a call to a tool not listed yet), with the
+        envelope of the request at hand on 2026 connections. Failures leave the pins as they were."""
+        tools: list[dict] = []
+        cursor = None
+        try:
+            envelope = wire.envelope(params) or self._envelope
+            for _ in range(100):
+                body = {"_meta": envelope} if envelope else {}
+                if cursor:
+                    body["cursor"] = cursor
+                result = await self._request(False, "tools/list", body or None, RELIST_TIMEOUT_S)
+                tools += [t for t in result.get("tools") or [] if isinstance(t, dict)]
+                cursor = result.get("nextCursor")
+                if not cursor:
+                    break
+        except (ConnectionError, TimeoutError) as err:
+            say(f"could not list the upstream's tools: {err}")
+            return
+        self.headers.learn_tools(tools)
         self._tools_listed(tools)
 
-    # -- handlers -------------------------------------------------------------------------------------------
-    async def on_list_tools(self, ctx, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
-        assert self.upstream is not None
-        cursor = params.cursor if params else None
-        res = await self.upstream.list_tools(cursor=cursor)
-        self._pages = (self._pages if cursor else []) + list(res.tools)
-        if not res.next_cursor:
-            self._tools_listed(self._pages)
-        return res
+    async def _gone(self) -> None:
+        """The upstream closed the connection: answer everything still waiting on it, once."""
+        if self.upstream_dead:
+            return
+        where = self.cfg.upstream_url or " ".join(self.cfg.upstream_command or [])
+        self.upstream_dead = f"the upstream MCP server ({where}) closed the connection"
+        if self.watch is not None:
+            with anyio.move_on_after(2):
+                await self.watch.wait()
+            self.upstream_dead = self.watch.describe("is gone: it closed the connection").replace("\n", " ")
+        say(self.upstream_dead)
+        for rid, call in list(self._calls.items()):
+            call.decision.outcome = {"ran": "unknown", "error": self.upstream_dead, **call.decision.outcome}
+            self._log(call, text=f"mcip-guard: {self.upstream_dead}")
+            await self._send_client(
+                wire.response(rid, "tools/call", call.version, error_result(self.upstream_dead))
+            )
+        self._calls.clear()
+        for rid in list(self._pending):
+            await self._send_client(
+                wire.error(rid, types.INTERNAL_ERROR, f"mcip-guard: {self.upstream_dead}")
+            )
+        self._pending.clear()
+        for waiter in list(self._waiters.values()):
+            waiter.set(wire.error(None, types.INTERNAL_ERROR, self.upstream_dead))
 
-    async def on_call_tool(self, ctx, params: types.CallToolRequestParams):
-        assert self.session is not None and self.upstream is not None
-        name, args = params.name, dict(params.arguments or {})
-        if params.request_state is not None:  # 2026-07-28: the client retries with the user's answer
-            return await self._resume(name, args, params)
-        meta = dict(params.meta or {})
+    def _check_alive(self) -> bool:
+        """A stdio upstream whose process has exited is gone: say so before any guardian pass is spent."""
+        if self.upstream_dead is None and self.watch is not None and self.watch.exited:
+            self.upstream_dead = self.watch.describe("is gone (its process exited)").replace("\n", " ")
+            say(self.upstream_dead)
+        return self.upstream_dead is None
+
+    # -- the client's messages ------------------------------------------------------------------------------
+    async def _from_client(self, msg: wire.Message) -> None:
+        if isinstance(msg, JSONRPCRequest):
+            self._envelope = wire.envelope(msg.params) or self._envelope
+            if msg.method == "tools/call":
+                scope = self._gating[msg.id] = anyio.CancelScope()
+                self._tg.start_soon(self._guard_call, msg, scope)
+                return
+            if msg.method == "initialize":
+                caps = (msg.params or {}).get("capabilities")
+                self.client_caps = caps if isinstance(caps, dict) else {}
+            await self._forward_request(msg)
+        elif isinstance(msg, JSONRPCResponse | JSONRPCError):
+            if (waiter := self._waiters.pop((True, msg.id), None)) is not None:
+                waiter.set(msg)  # the user's answer to the proxy's own question
+                return
+            await self._send_upstream(msg)  # the client's answer to a sampling, elicitation or roots request
+        else:
+            if msg.method == "notifications/cancelled":
+                rid = (msg.params or {}).get("requestId")
+                if rid in self._gating and rid not in self._calls:  # never forwarded: stop, answer nothing
+                    self._gating[rid].cancel()
+                    return
+                # forwarded: the server decides whether it stops; the call is logged now
+                if (call := self._calls.pop(rid, None)) is not None:
+                    call.decision.outcome = {"ran": "unknown", "cancelled": True, **call.decision.outcome}
+                    self._log(call, text="[cancelled by the client]")
+            await self._send_upstream(msg)
+
+    async def _forward_request(self, msg: JSONRPCRequest) -> None:
+        self._pending[msg.id] = (msg.method, msg.params or {})
+        if self._first_sent is None:
+            self._first_sent = msg.method
+            self._tg.start_soon(self._start_watch)
+        if not await self._send_upstream(msg):
+            self._pending.pop(msg.id, None)
+            await self._send_client(
+                wire.error(msg.id, types.INTERNAL_ERROR, f"mcip-guard: {self.upstream_dead}")
+            )
+
+    # -- tools/call -----------------------------------------------------------------------------------------
+    async def _guard_call(self, msg: JSONRPCRequest, scope: anyio.CancelScope) -> None:
+        with scope:
+            try:
+                await self._decide_call(msg)
+            finally:
+                self._gating.pop(msg.id, None)
+        if scope.cancelled_caught:
+            say(f"the client cancelled call {msg.id!r} before it was forwarded; it did not run")
+
+    async def _decide_call(self, msg: JSONRPCRequest) -> None:
+        params = dict(msg.params or {})
+        name, args = params.get("name"), params.get("arguments") or {}
+        if not isinstance(name, str) or not isinstance(args, dict):
+            await self._send_client(
+                wire.error(msg.id, types.INVALID_PARAMS, "tools/call needs a name and arguments")
+            )
+            return
+        meta = wire.meta_of(params)
+        version = meta.get(types.PROTOCOL_VERSION_META_KEY) or self.version
+        state = params.get("requestState")
+        if state is not None:
+            await self._continue(msg, version, state, name, args)
+            return
         self.session.note_request(meta)
-        # the rest of the caller's _meta goes upstream; ours and the SDK-managed keys do not
-        fwd = {k: v for k, v in meta.items() if k not in (REQUEST_META_KEY, "progressToken")}
-        fwd = {k: v for k, v in fwd.items() if not k.startswith("io.modelcontextprotocol/")}
-        self._check_alive()
         listed = name in self.session.tools
-        if not listed and not self.upstream_dead:
-            with contextlib.suppress(
-                MCPError
-            ):  # it may have been added since: re-list once, report the change
-                await self._refresh_tools()
+        if not listed and self._check_alive():
+            await self._relist(params)  # it may have been added since (or never listed yet): re-list once
             listed = name in self.session.tools
         call_id = self.session.propose(name, args)
         traj = self.session.snapshot(call_id)
-        if self.upstream_dead:
+        if not self._check_alive():
             decision = Decision("block", self.upstream_dead, "upstream_gone")
         else:
             tool = self.session.tools.get(name)
@@ -204,100 +403,85 @@ class GuardedProxy:
                 schema=tool.inputSchema if tool is not None else None,
                 arguments=args,
             )
+        call = Call(call_id, traj, decision, name, args, version)
         if decision.action == "ask":
-            caps = ctx.session.client_capabilities
-            if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS and caps is not None and caps.elicitation:
-                return self._ask_modern(call_id, traj, decision, name, args, fwd)
-            await self._ask(ctx, decision, name, args)
-        return await self._finish(call_id, traj, decision, name, args, fwd)
-
-    def _ask_modern(
-        self, call_id, traj, d: Decision, tool: str, args: dict, fwd: dict
-    ) -> types.InputRequiredResult:
-        """Ask through an ``InputRequiredResult``; the state is a single-use random key into ``_asks``."""
-        state = secrets.token_urlsafe(24)
-        self._asks[state] = (call_id, traj, d, tool, args, fwd)
-        request = types.ElicitRequest(
-            params=types.ElicitRequestFormParams(
-                message=self._ask_message(tool, args, d), requested_schema=ASK_SCHEMA
+            caps = (
+                meta.get(types.CLIENT_CAPABILITIES_META_KEY) if wire.is_modern(version) else self.client_caps
             )
-        )
-        return types.InputRequiredResult(input_requests={ASK_KEY: request}, request_state=state)
+            if wire.is_modern(version) and isinstance(caps, dict) and caps.get("elicitation") is not None:
+                await self._ask_modern(msg, version, call)
+                return
+            await self._ask(call, version)
+        await self._finish(msg, version, call)
 
-    async def _resume(self, tool: str, args: dict, params: types.CallToolRequestParams):
-        pending = self._asks.pop(params.request_state, None)
-        if pending is None or pending[3] != tool or pending[4] != args:
-            # an unknown, replayed or altered approval never runs anything
-            call_id = self.session.propose(tool, args)
-            d = Decision("block", "the approval state is unknown, already used, or for another call", "ask")
-            return await self._finish(call_id, self.session.snapshot(call_id), d, tool, args)
-        call_id, traj, d, _, _, fwd = pending
-        answer = (params.input_responses or {}).get(ASK_KEY)
-        self._apply_answer(d, getattr(answer, "action", "missing"), getattr(answer, "content", None))
-        return await self._finish(call_id, traj, d, tool, args, fwd)
-
-    async def _finish(
-        self, call_id: str, traj, decision: Decision, name: str, args: dict, fwd: dict | None = None
-    ) -> types.CallToolResult:
-        assert self.upstream is not None
-        if decision.fail_open:
-            say(f"FAIL-OPEN call to {name!r} allowed without a verdict: {decision.reason}")
-        if decision.action == "block":
-            result = (
-                blocked_result(name, decision)
-                if decision.rule != "upstream_gone"
-                else self._error_result(decision.reason)
-            )
-            decision.outcome = {"ran": False, **decision.outcome}
+    async def _finish(self, msg: JSONRPCRequest, version: str | None, call: Call) -> None:
+        d = call.decision
+        if d.fail_open:
+            say(f"FAIL-OPEN call to {call.tool!r} allowed without a verdict: {d.reason}")
+        if d.action != "block" and not self._check_alive():  # it may have died during the guardian's pass
+            d.outcome = {"ran": False, "error": self.upstream_dead, **d.outcome}
+            result = error_result(self.upstream_dead)
+        elif d.action == "block":
+            result = blocked_result(call.tool, d) if d.rule != "upstream_gone" else error_result(d.reason)
+            d.outcome = {"ran": False, **d.outcome}
         else:
-            self._check_alive()  # it may have died during the guardian's pass
-            if self.upstream_dead:
-                decision.outcome = {"ran": False, "error": self.upstream_dead, **decision.outcome}
-                result = self._error_result(self.upstream_dead)
-                self._log(call_id, traj, decision, name, result_text(result.content))
-                return result
-            try:
-                result = await self.upstream.call_tool(
-                    name, args, read_timeout_seconds=self.cfg.call_timeout_s, meta=fwd or None
-                )
-                decision.outcome = {"ran": True, "is_error": result.is_error, **decision.outcome}
-            except MCPError as err:
-                if err.code != types.CONNECTION_CLOSED:
-                    self._log(call_id, traj, decision, name, f"upstream error {err.code}: {err}")
-                    raise  # a protocol error from the upstream reaches the client as it was
-                msg = self._upstream_gone(err)
-                result = self._error_result(msg)
-                decision.outcome = {"ran": "unknown", "error": msg, **decision.outcome}
-        self._log(call_id, traj, decision, name, result_text(result.content, result.structured_content))
-        return result
+            params = dict(msg.params or {})
+            meta = wire.meta_of(params)
+            if REQUEST_META_KEY in meta:  # the user's words are for the guard, not for the server
+                del meta[REQUEST_META_KEY]
+                params = {k: v for k, v in params.items() if k != "_meta"} | ({"_meta": meta} if meta else {})
+                msg = msg.model_copy(update={"params": params})
+            self._calls[msg.id] = call
+            self._pending[msg.id] = ("tools/call", params)
+            if await self._send_upstream(msg):
+                return  # logged when its answer passes (`_ran`)
+            self._calls.pop(msg.id, None)
+            self._pending.pop(msg.id, None)
+            d.outcome = {"ran": False, "error": self.upstream_dead, **d.outcome}
+            result = error_result(self.upstream_dead)
+        self._log(call, text=result_text(result.content))
+        await self._send_client(wire.response(msg.id, "tools/call", version, result))
 
-    def _error_result(self, msg: str) -> types.CallToolResult:
-        return types.CallToolResult(content=[types.TextContent(text=f"mcip-guard: {msg}")], is_error=True)
-
-    def _log(self, call_id: str, traj, decision: Decision, tool: str, result: str) -> None:
-        assert self.session is not None
-        self.session.record_result(call_id, result)
-        decision.outcome["result_preview"] = result[:500]
-        if self.audit is None:
+    def _ran(self, call: Call, msg: JSONRPCResponse | JSONRPCError) -> None:
+        """A forwarded call's answer passes: log it (a 2026 ``input_required`` round waits for its retry)."""
+        d = call.decision
+        if isinstance(msg, JSONRPCError):
+            d.outcome = {"ran": "unknown", "error": f"{msg.error.code}: {msg.error.message}", **d.outcome}
+            self._log(call, text=f"upstream error {msg.error.code}: {msg.error.message}")
             return
-        review = decision.review
-        meta = dict(traj.meta)
-        meta["guard"] = {"tool": tool, **decision.to_dict()}
-        meta["drift"] = [d.to_dict() for d in self.pending_drift]
-        meta["guardian"] = getattr(self.gate.loader, "name", None)
-        # the guardian's verdict is a prediction, never a label: the record stays unlabelled until a person
-        # labels it (mcip/record.py allows no "unlabelled" value, so `label` is left empty)
-        meta["label_source"] = "unlabelled"
-        meta["guardian_verdict"] = review.label if review is not None else None
-        self.pending_drift = []
-        record = traj.model_copy(update={"meta": meta, "label": None})
-        try:
-            self.audit.write(record)
-        except OSError as err:
-            say(f"cannot write the audit log {self.audit.path}: {err}")
+        if msg.result.get("resultType") == "input_required" and isinstance(
+            msg.result.get("requestState"), str
+        ):
+            self._continued[msg.result["requestState"]] = call
+            return
+        d.outcome = {"ran": True, "is_error": bool(msg.result.get("isError")), **d.outcome}
+        self._log(call, text=_result_text(msg.result))
 
-    def _ask_message(self, tool: str, args: dict[str, Any], d: Decision) -> str:
-        return f"mcip-guard wants your approval for a call to {tool!r} with arguments {args}. {d.reason}."
+    async def _continue(self, msg: JSONRPCRequest, version, state: str, name: str, args: dict) -> None:
+        """A 2026 retry carrying a ``requestState``: the answer to our question, the continuation of a call the
+        upstream asked about (already allowed), or anything else (never runs)."""
+        if state in self._asks:
+            call = self._asks.pop(state)
+            if call.tool == name and call.args == args:
+                answer = (msg.params.get("inputResponses") or {}).get(ASK_KEY) or {}
+                self._apply_answer(call.decision, answer.get("action", "missing"), answer.get("content"))
+                params = {k: v for k, v in msg.params.items() if k not in ("requestState", "inputResponses")}
+                await self._finish(msg.model_copy(update={"params": params}), version, call)
+                return
+        elif (call := self._continued.pop(state, None)) is not None and call.tool == name:
+            self._calls[msg.id] = call
+            self._pending[msg.id] = ("tools/call", msg.params)
+            if await self._send_upstream(msg):
+                return
+        call_id = self.session.propose(name, args)
+        d = Decision("block", "the approval state is unknown, already used, or for another call", "ask")
+        await self._finish(
+            msg, version, Call(call_id, self.session.snapshot(call_id), d, name, args, version)
+        )
+
+    # -- asking the user ------------------------------------------------------------------------------------
+    def _ask_message(self, call: Call) -> str:
+        return f"mcip-guard wants your approval for a call to {call.tool!r} with arguments {call.args}. {call.decision.reason}."
 
     def _apply_answer(self, d: Decision, action: str, content: dict | None) -> None:
         approved = action == "accept" and (content or {}).get("approve") is True
@@ -305,96 +489,76 @@ class GuardedProxy:
         d.action = "allow" if approved else "block"
         d.reason += "; the user approved it" if approved else f"; the user did not approve it ({action})"
 
-    async def _ask(self, ctx, d: Decision, tool: str, args: dict[str, Any]) -> None:
-        """Ask over a handshake-era connection (a server-to-client elicitation request), else ``ask_fallback``."""
-        fallback = self.cfg.policy.model.ask_fallback
-        caps = ctx.session.client_capabilities
-        if caps is None or caps.elicitation is None or not ctx.session.can_send_request:
+    async def _ask_modern(self, msg: JSONRPCRequest, version: str, call: Call) -> None:
+        """Ask through an ``InputRequiredResult``; the state is a single-use random key into ``_asks``."""
+        state = secrets.token_urlsafe(24)
+        self._asks[state] = call
+        request = types.ElicitRequest(
+            params=types.ElicitRequestFormParams(message=self._ask_message(call), requested_schema=ASK_SCHEMA)
+        )
+        result = types.InputRequiredResult(input_requests={ASK_KEY: request}, request_state=state)
+        await self._send_client(wire.response(msg.id, "tools/call", version, result))
+
+    async def _ask(self, call: Call, version: str | None) -> None:
+        """Ask with a server-to-client ``elicitation/create`` (handshake era), else the policy's ``ask_fallback``."""
+        d, fallback = call.decision, self.cfg.policy.model.ask_fallback
+        if self.client_caps.get("elicitation") is None or wire.is_modern(version):
             d.action = fallback
             d.reason += (
                 f"; the client cannot be asked (no elicitation), so the policy's ask_fallback: {fallback}"
             )
             d.outcome["asked"] = "not supported"
             return
+        params = wire.elicit_params(version, self._ask_message(call), ASK_SCHEMA)
         try:
-            with anyio.fail_after(self.cfg.ask_timeout_s):
-                res = await ctx.session.elicit_form(
-                    self._ask_message(tool, args, d), ASK_SCHEMA, related_request_id=ctx.request_id
-                )
-        except Exception as err:  # any failure to ask falls back to the policy
+            res = await self._request(True, "elicitation/create", params, self.cfg.ask_timeout_s)
+        except (ConnectionError, TimeoutError) as err:  # any failure to ask falls back to the policy
             d.action = fallback
             d.reason += (
                 f"; asking the user failed ({type(err).__name__}), so the policy's ask_fallback: {fallback}"
             )
             d.outcome["asked"] = "failed"
             return
-        self._apply_answer(d, res.action, res.content)
+        self._apply_answer(d, res.get("action", "missing"), res.get("content"))
 
-    def _server(self) -> Server:
-        assert self.upstream is not None
-        caps = self.upstream.server_capabilities
-        up = self.upstream
-        handlers: dict[str, Any] = {}
-        if caps.tools is not None:
-            handlers |= {"on_list_tools": self.on_list_tools, "on_call_tool": self.on_call_tool}
-        if caps.resources is not None:
+    # -- the audit log --------------------------------------------------------------------------------------
+    def _log(self, call: Call, text: str) -> None:
+        self.session.record_result(call.call_id, text)
+        decision = call.decision
+        decision.outcome["result_preview"] = text[:500]
+        if self.audit is None:
+            return
+        review = decision.review
+        meta = dict(call.traj.meta)
+        meta["guard"] = {"tool": call.tool, **decision.to_dict()}
+        meta["drift"] = [d.to_dict() for d in self.pending_drift]
+        meta["guardian"] = getattr(self.gate.loader, "name", None)
+        # the guardian's verdict is a prediction, never a label: the record stays unlabelled until a person
+        # labels it (mcip/record.py allows no "unlabelled" value, so `label` is left empty)
+        meta["label_source"] = "unlabelled"
+        meta["guardian_verdict"] = review.label if review is not None else None
+        self.pending_drift = []
+        record = call.traj.model_copy(update={"meta": meta, "label": None})
+        try:
+            self.audit.write(record)
+        except OSError as err:
+            say(f"cannot write the audit log {self.audit.path}: {err}")
 
-            async def list_resources(ctx, p):
-                return await up.list_resources(cursor=p.cursor if p else None)
-
-            async def list_templates(ctx, p):
-                return await up.list_resource_templates(cursor=p.cursor if p else None)
-
-            async def read_resource(ctx, p):
-                return await up.read_resource(p.uri)
-
-            handlers |= {
-                "on_list_resources": list_resources,
-                "on_list_resource_templates": list_templates,
-                "on_read_resource": read_resource,
-            }
-        if caps.prompts is not None:
-
-            async def list_prompts(ctx, p):
-                return await up.list_prompts(cursor=p.cursor if p else None)
-
-            async def get_prompt(ctx, p):
-                return await up.get_prompt(p.name, p.arguments)
-
-            handlers |= {"on_list_prompts": list_prompts, "on_get_prompt": get_prompt}
-        if caps.completions is not None:
-
-            async def complete(ctx, p):
-                return await up.complete(
-                    p.ref, p.argument.model_dump(), p.context.arguments if p.context else None
-                )
-
-            handlers["on_completion"] = complete
-        info = up.server_info
-        return Server(
-            f"mcip-guard/{self.session.server if self.session else 'upstream'}",
-            version=info.version if info else "",
-            instructions=up.instructions,
-            **handlers,
-        )
-
-    async def _connected(self, upstream: Client) -> None:
-        """The upstream answered ``initialize``: name the session and pin its tools before any client sees them."""
-        self.upstream = upstream
-        info = upstream.server_info
-        name = self.cfg.server_name or (info.name if info and info.name else "upstream")
-        sf = SessionFile(self.cfg.session_file) if self.cfg.session_file else None
-        self.session = Session(name, sf)
-        if upstream.server_capabilities.tools is not None:
-            await self._refresh_tools()
+    # -- running --------------------------------------------------------------------------------------------
+    def _transport(self):
+        if self.cfg.upstream_url:
+            return streamable_http_client(self.cfg.upstream_url)
+        cmd = self.cfg.upstream_command or []
+        # the upstream gets the proxy's environment: hosts put the server's secrets there (never logged)
+        params = StdioServerParameters(command=cmd[0], args=cmd[1:], env=dict(os.environ))
+        assert self.watch is not None
+        return stdio_transport(params, self.watch)
 
     def _start_error(self, err: BaseException | None) -> UpstreamStartError:
         """The error for an upstream that failed to start (``err``) or missed the start timeout (``None``)."""
+        first = self._first_sent or "initialize"
         if err is None:
-            what = (
-                f"did not answer `initialize` and `tools/list` within the {self.cfg.start_timeout_s:g} s "
-                "start timeout"
-            )
+            what = f"did not answer `{first}` within the {self.cfg.start_timeout_s:g} s start timeout"
         else:
             while len(getattr(err, "exceptions", ())) == 1:
                 err = err.exceptions[0]
@@ -403,65 +567,81 @@ class GuardedProxy:
             return UpstreamStartError(self.watch.describe(what, stopped=err is None))
         return UpstreamStartError(f"the upstream MCP server at {self.cfg.upstream_url} {what}")
 
-    async def run_stdio(self) -> None:
-        """Serve the client on stdio. The client's messages are read from the start (and queued while the
-        upstream starts), so a client that goes away is seen at once, even before the upstream answers.
+    def _start_failed(self, err: UpstreamStartError) -> None:
+        """Stop the relay; leaving the transport stops the upstream (no orphan), then ``serve`` reports ``err``."""
+        self._start_err = self._start_err or err
+        self._tg.cancel_scope.cancel()
 
-        The start timeout is the deadline of the scope the whole session runs in, lifted once the upstream has
-        answered (cancel scopes must nest with the upstream's task groups). A start failure closes our stdout
-        (a client then sees the connection end), calls ``cfg.on_start_error`` when set (the command line reports
-        it and exits: the SDK's stdin reader is a thread no cancellation reaches), else raises it."""
-        timeout = self.cfg.start_timeout_s
-        async with stdio_server() as (read, write):
-            queue_in, queue_out = anyio.create_memory_object_stream(1000)
-            scope = anyio.CancelScope(deadline=anyio.current_time() + timeout if timeout > 0 else math.inf)
-            started = client_gone = False
+    async def _start_watch(self) -> None:
+        """The start timeout: the upstream must answer the client's first request in time."""
+        timeout = self.cfg.start_timeout_s if self.cfg.start_timeout_s > 0 else math.inf
+        with anyio.move_on_after(timeout):
+            await self._answered.wait()
+            return
+        if not self.upstream_dead:
+            self._start_failed(self._start_error(self._http_errors.last))
 
-            async def pump() -> None:
-                nonlocal client_gone
-                async with queue_in:
-                    async for message in read:
-                        await queue_in.send(message)
-                client_gone = True
-                if not started:
-                    scope.cancel()
+    async def _pump_upstream(self, read) -> None:
+        async for item in read:
+            if isinstance(item, Exception):
+                if not self._answered.is_set():
+                    self._start_failed(self._start_error(item))
+                    return
+                say(f"unreadable message from the upstream: {item}")
+                continue
+            await self._from_upstream(item.message)
+        if not self._answered.is_set():
+            if self.watch is not None:
+                with anyio.move_on_after(2):
+                    await self.watch.wait()
+            else:  # an HTTP transport raises its own error (which names the cause) as it closes: let it win
+                await anyio.sleep(0.5)
+            cause = self._http_errors.last or ConnectionError("it closed the connection")
+            self._start_failed(self._start_error(cause))
+            return
+        await self._gone()
 
-            async def fail(err: UpstreamStartError) -> None:
-                await write.aclose()
+    async def _pump_client(self, read) -> None:
+        # an HTTP session's transport closes the stream when the client ends the session
+        with contextlib.suppress(anyio.ClosedResourceError):
+            async for item in read:
+                if isinstance(item, Exception):
+                    say(f"unreadable message from the client: {item}")
+                    continue
+                await self._from_client(item.message)
+
+    async def serve(self, client_read, client_write) -> None:
+        """Relay between the client's streams and a fresh upstream connection until either side goes away."""
+        self._to_client = client_write
+        try:
+            async with anyio.create_task_group() as tg:
+                self._tg = tg
+                try:
+                    async with self._transport() as (up_read, up_write):
+                        self._to_upstream = up_write
+                        tg.start_soon(self._pump_upstream, up_read)
+                        await self._pump_client(client_read)
+                        tg.cancel_scope.cancel()  # the client went away: stop, and stop the upstream
+                except Exception as err:
+                    if self._answered.is_set():
+                        raise
+                    self._start_failed(self._start_error(err))
+            if self._start_err is not None:
+                await client_write.aclose()  # the client sees the connection end
                 if self.cfg.on_start_error is not None:
-                    self.cfg.on_start_error(err)
-                raise err
+                    self.cfg.on_start_error(self._start_err)
+                raise self._start_err
+        finally:
+            with anyio.CancelScope(shield=True):
+                await client_write.aclose()
 
-            try:
-                async with anyio.create_task_group() as tg:
-                    tg.start_soon(pump)
-                    with scope:
-                        try:
-                            async with self._client() as upstream:
-                                await self._connected(upstream)
-                                started = True
-                                scope.deadline = math.inf
-                                assert self.session is not None
-                                server = self._server()
-                                say(
-                                    f"guarding {self.session.server!r} ({len(self.session.tools)} tools); "
-                                    f"policy {self.cfg.policy.source}; fail {self.cfg.policy.model.fail_mode}; "
-                                    f"audit log {self.cfg.audit_log or 'off'}"
-                                )
-                                opts = server.create_initialization_options(NotificationOptions())
-                                await server.run(queue_out, write, opts)
-                        except Exception as err:
-                            if started:
-                                raise
-                            await fail(self._start_error(err))
-                    if not started and scope.cancelled_caught:
-                        if not client_gone:
-                            await fail(self._start_error(None))
-                        say("the client went away before the upstream had started; stopping")
-                    tg.cancel_scope.cancel()
-            finally:
-                # stdio_server waits for its writer until this stream closes: close it on every way out
-                await write.aclose()
+    async def run_stdio(self) -> None:
+        """Serve the client on stdio. A start failure closes our stdout (a client then sees the connection end),
+        calls ``cfg.on_start_error`` when set (the command line reports it and exits: the SDK's stdin reader is a
+        thread no cancellation reaches), else raises it."""
+        with self._http_errors.watching():
+            async with stdio_server() as (read, write):
+                await self.serve(read, write)
 
 
 def audit_path_default() -> str:

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import logging
 import os
 import sys
 import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio
 import mcp.client.stdio as sdk_stdio
 from mcp import StdioServerParameters
 
@@ -47,6 +49,12 @@ class UpstreamProcess:
     @property
     def exited(self) -> bool:
         return self.returncode is not None
+
+    async def wait(self) -> None:
+        """Until the process has exited and its exit code is known (polled, like the SDK: ``process.wait()``
+        also waits for pipe EOF, which a grandchild holding the pipe delays for ever)."""
+        while self.process is not None and self.process.returncode is None:
+            await anyio.sleep(0.05)
 
     def _pipe(self):
         """A write end for the server's stderr; a daemon thread copies each line to ours and keeps the tail."""
@@ -111,3 +119,28 @@ async def stdio_transport(params: StdioServerParameters, watch: UpstreamProcess)
             sdk_stdio._create_platform_compatible_process = spawn
             errlog.close()  # the child holds its own copy; ours would keep the pipe open for ever
         yield streams
+
+
+class TransportErrors(logging.Handler):
+    """The last error the SDK's streamable-HTTP client transport logged. Its writer task logs a failed POST
+    (an unreachable host, a refused connection) and ends, closing the stream without the cause; the start error
+    names the cause from here."""
+
+    LOGGER = "mcp.client.streamable_http"
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.last: BaseException | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info and record.exc_info[1] is not None:
+            self.last = record.exc_info[1]
+
+    @contextlib.contextmanager
+    def watching(self):
+        log = logging.getLogger(self.LOGGER)
+        log.addHandler(self)
+        try:
+            yield self
+        finally:
+            log.removeHandler(self)

@@ -363,3 +363,84 @@ def test_ask_uses_input_required_rounds_on_a_2026_client(tmp_path, tiny_model_di
     assert inbox.is_error and "the user did not approve it" in text(inbox)
     assert replay.is_error and "approval state is unknown" in text(replay)
     assert [r.meta["guard"]["outcome"].get("asked") for r in load_jsonl(audit)] == ["accept", "accept", None]
+
+
+def _child_commands(pid: int) -> list[str]:
+    out = subprocess.run(["ps", "--ppid", str(pid), "-o", "args="], capture_output=True, text=True)
+    return out.stdout.splitlines()
+
+
+def test_streamable_http_downstream_one_relay_per_session(tmp_path, tiny_model_dir):
+    """`--http PORT`: clients connect over streamable HTTP; each session gets its own relay and upstream, which
+    stops when the client ends the session. A 2026 client falls back to the handshake (the HTTP side serves it)."""
+    audit, port = tmp_path / "audit.jsonl", _free_port()
+    policy = write_policy(tmp_path, LOG_ONLY + "allow_tools: [add]\n")
+    params = proxy_params(tiny_model_dir, policy, audit, "--http", str(port))
+    with open(tmp_path / "e.txt", "w") as errlog:
+        proxy = subprocess.Popen(
+            [params.command, *params.args],
+            env=params.env,
+            cwd=params.cwd,
+            stderr=errlog,
+            stdout=subprocess.DEVNULL,
+        )
+    try:
+        deadline = time.time() + 60
+        while "serving streamable HTTP" not in (tmp_path / "e.txt").read_text():
+            assert proxy.poll() is None and time.time() < deadline, (tmp_path / "e.txt").read_text()
+            time.sleep(0.1)
+
+        async def session(mode):
+            async with Client(f"http://127.0.0.1:{port}/mcp", cache=None, mode=mode) as c:
+                return (
+                    c.protocol_version,
+                    await c.call_tool("add", {"a": 1, "b": 2}),
+                    await c.call_tool("nope", {}),
+                )
+
+        for mode in ("legacy", "auto"):
+            version, added, unlisted = anyio.run(session, mode)
+            assert version == "2025-11-25"
+            assert json.loads(text(added)) == {"sum": 3}
+            assert unlisted.is_error and "never offered" in text(unlisted)
+        records = load_jsonl(audit)
+        assert [r.meta["guard"]["rule"] for r in records] == ["allow_list", "unlisted"] * 2
+        assert records[0].meta["session"] != records[2].meta["session"]  # one trajectory per client session
+        deadline = time.time() + 15  # each session's upstream stops with its session (the SDK gives it 2 s)
+        while (children := _child_commands(proxy.pid)) and time.time() < deadline:
+            time.sleep(0.2)
+        assert children == []
+    finally:
+        proxy.terminate()
+        proxy.wait(20)
+
+
+def test_a_call_cancelled_while_it_waits_on_the_guard_never_runs(tmp_path, tiny_model_dir):
+    """The client gives up on a call the guard is still deciding (the guardian's pass, or the guard's question the
+    user never answers, whichever the timeout hits on this machine): the proxy drops the call (and withdraws its
+    question), it never reaches the server, and the session goes on."""
+    audit = tmp_path / "audit.jsonl"
+    policy = write_policy(tmp_path, "deadline_ms: 30000\nthresholds:\n  default: {block: 1.0, ask: 0.0}\n")
+    asked = []
+
+    async def elicit(ctx, params):
+        asked.append(params.message)
+        if "'send_email'" in params.message:
+            await anyio.sleep(3600)  # the user never answers; the proxy must withdraw the question
+        return types.ElicitResult(action="accept", content={"approve": True})
+
+    async def script(c):
+        with pytest.raises(Exception):  # noqa: B017, PT011 - the client's own timeout error
+            await c.call_tool("send_email", {"to": "a@example.com", "body": "hi"}, read_timeout_seconds=20)
+        return await c.call_tool("add", {"a": 1, "b": 2})
+
+    added = run_session(
+        proxy_params(tiny_model_dir, policy, audit),
+        script,
+        tmp_path / "e.txt",
+        mode="legacy",
+        elicitation_callback=elicit,
+    )
+    assert json.loads(text(added)) == {"sum": 3} and "'add'" in asked[-1]
+    assert [r.meta["guard"]["tool"] for r in load_jsonl(audit)] == ["add"]  # the cancelled call never ran
+    assert "before it was forwarded; it did not run" in (tmp_path / "e.txt").read_text()
