@@ -28,7 +28,7 @@ from data_gen.sessions import realise
 from mcip.flows import derive_flows, ends_with_proposed_call
 from mcip.io import atomic_dir, atomic_write
 from mcip.prompt import build_completion, build_prompt
-from mcip.record import Flow, Trajectory, load_jsonl
+from mcip.record import Flow, Trajectory, load_jsonl, not_gold
 from mcip.taxonomy import binary
 
 MAX_TRIES = 60
@@ -343,6 +343,8 @@ def load_gold(recipe: DataRecipe) -> list[Trajectory]:
                     f"{path}: record {i} (id {t.id}): field meta.evaluation_only: an evaluation-only record "
                     "(an external benchmark) cannot be training data"
                 )
+            if why := not_gold(t):
+                raise GenerationError(f"{path}: record {i} (id {t.id}): field label: not a benign base: {why}")
             gold.append(t.model_copy(update={"label": None, "meta": {**t.meta, "source": "imported"}}))
     return gold
 

@@ -51,7 +51,7 @@ def _guardian_factory(args):
 
 def cmd_review(args) -> int:
     from guard.guardian import GuardianError
-    from mcip.record import RecordError, load_jsonl
+    from mcip.record import RecordError, load_jsonl, not_gold
 
     policy = load_policy(args.policy)
     try:
@@ -72,10 +72,7 @@ def cmd_review(args) -> int:
                     **review.to_dict(),
                 }
                 # a gold label is a person's: never the guardian verdict an audit log (or an old one) carries
-                if traj.label is not None and (traj.meta or {}).get("label_source") not in (
-                    "guardian",
-                    "unlabelled",
-                ):
+                if traj.label is not None and not_gold(traj) is None:
                     row["gold"] = traj.label
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
                 out.flush()

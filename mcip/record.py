@@ -261,6 +261,28 @@ def iter_jsonl(path: str | os.PathLike, max_errors: int = 20) -> Iterator[Trajec
         raise RecordError(f"{len(errors)} invalid record(s) in {path}{more}:\n" + "\n".join(errors))
 
 
+HUMAN_LABEL = "human"  # meta.label_source of a record a person labelled
+
+
+def not_gold(traj: Trajectory) -> str | None:
+    """Why ``traj``'s label cannot be gold, or None. A record the guard wrote (``meta.guard``: an audit log, or an
+    old one whose ``label`` held the guardian's verdict) is gold only once a person has labelled it
+    (``meta.label_source: human``); a record marked ``label_source: guardian``/``unlabelled`` never is. Evaluation
+    and ``--gold`` ask this, so a guardian's own verdict is never scored against itself or trained on."""
+    meta = traj.meta or {}
+    source = meta.get("label_source")
+    if source == HUMAN_LABEL:
+        return None
+    if source in ("guardian", "unlabelled"):
+        return f"meta.label_source is {source!r}: label it by hand (meta.label_source: {HUMAN_LABEL})"
+    if "guard" in meta:
+        return (
+            "an mcip-guard audit record (meta.guard) that no person labelled: its label, if any, is the "
+            f"guardian's verdict (set label and meta.label_source: {HUMAN_LABEL} once a person has judged it)"
+        )
+    return None
+
+
 def load_jsonl(path: str | os.PathLike) -> list[Trajectory]:
     if not Path(path).is_file():
         raise RecordError(f"{path}: no such file")

@@ -384,3 +384,35 @@ def test_assignment_names_are_read_as_words():
         red.text("author: Shakespeare; passenger: Johnathan") == "author: Shakespeare; passenger: Johnathan"
     )
     assert "s3cr3tValue9" not in red.text("NPM_TOKEN=s3cr3tValue9")
+
+
+@pytest.mark.parametrize(
+    "meta, gold",
+    [
+        ({"guard": {"outcome": "allowed"}}, False),  # an old audit record: its label was the guardian's verdict
+        ({"guard": {"outcome": "allowed"}, "label_source": "unlabelled"}, False),
+        ({"label_source": "guardian"}, False),
+        ({"guard": {"outcome": "blocked"}, "label_source": "human"}, True),  # a person labelled it afterwards
+        ({"source": "synthetic"}, True),
+    ],
+)
+def test_a_label_is_gold_only_when_no_guardian_set_it(meta, gold):
+    from mcip.record import not_gold
+
+    traj = EXAMPLES["bmi"]().model_copy(update={"meta": meta})
+    assert (not_gold(traj) is None) is gold
+
+
+def test_evaluation_and_gold_bases_refuse_an_unlabelled_audit_log(tmp_path, tiny_model_dir):
+    """An audit log fed to the evaluator or to `--gold` fails naming the file, the record and the field."""
+    from data_gen.build import GenerationError, load_gold
+    from data_gen.recipe import DataRecipe
+    from train.evaluate import EvalError, load_examples
+
+    audit = EXAMPLES["bmi"]().model_copy(update={"label": "true", "meta": {"guard": {"outcome": "allowed"}}})
+    log = tmp_path / "audit.jsonl"
+    save_jsonl([EXAMPLES["bmi"](), audit], log)
+    with pytest.raises(EvalError, match=r"audit\.jsonl: record 2 .*field label: not gold"):
+        load_examples(str(log), "test", None, 0)
+    with pytest.raises(GenerationError, match=r"audit\.jsonl: record 2 .*field label: not a benign base"):
+        load_gold(DataRecipe(gold=[str(log)], test_unseen_size=0))

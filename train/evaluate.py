@@ -36,7 +36,7 @@ from mcip.backends import ScoringBackend
 from mcip.folder import ModelError
 from mcip.guardian import LoadedGuardian, load_guardian
 from mcip.prompting import ContextError, prompt_stats
-from mcip.record import RecordError, Trajectory, from_row, load_jsonl
+from mcip.record import RecordError, Trajectory, from_row, load_jsonl, not_gold
 from mcip.scoring import ScoringError, TemplateError
 from train.metrics import Prediction, baselines, compute_metrics
 from train.report import ModeResult, write_outputs
@@ -169,6 +169,8 @@ def load_examples(data: str, split: str, limit: int | None, seed: int) -> list[E
                 raise EvalError(
                     f"{data}: record {i} (id {traj.id}): field label: missing; evaluation needs labels"
                 )
+            if why := not_gold(traj):
+                raise EvalError(f"{data}: record {i} (id {traj.id}): field label: not gold: {why}")
             examples.append(Example(traj.id or f"record-{i}", traj.label, traj))
     else:
         raise EvalError(f"{data}: no such dataset folder or JSONL file")
