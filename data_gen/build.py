@@ -25,6 +25,8 @@ from data_gen.recipe import SPLITS, DataRecipe
 from data_gen.registry import ATTACKS, NEGATIVES
 from data_gen.scenarios import SAFE_RATIONALE, benign, generic_intent
 from data_gen.sessions import realise
+from mcip.calls import META_KEY as CALL_LABELS
+from mcip.calls import CallLabelError, per_call_labels
 from mcip.flows import derive_flows, ends_with_proposed_call
 from mcip.io import atomic_dir, atomic_write
 from mcip.prompt import build_completion, build_prompt
@@ -226,7 +228,11 @@ def finalize(variant: Variant, recipe: DataRecipe, split: str) -> dict[str, Any]
         if variant.label == "true" and variant.kind not in ("benign", "gold")
         else ("imported" if variant.kind == "gold" else "synthetic")
     )
-    meta = {**traj.meta, "kind": variant.kind, "rationale": rationale, "split": split}
+    try:
+        calls = per_call_labels(traj, variant.label, variant.focus_call, variant.focus)
+    except CallLabelError as err:
+        raise GenerationError(f"{variant.kind}: {err}") from None
+    meta = {**traj.meta, "kind": variant.kind, "rationale": rationale, "split": split, CALL_LABELS: calls}
     traj = traj.model_copy(update={"label": variant.label, "flows": flows, "meta": meta})
     dumped = traj.model_dump(mode="json", exclude_none=True)  # dumped once: the id and the record's JSON
     dumped["id"] = _digest(dumped)  # = record_id(traj)

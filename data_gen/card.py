@@ -127,6 +127,11 @@ look-alike or admin tool that is not used, a legitimate repeat or prerequisite, 
   `servers`, `intent`, `rationale`.
 - `trajectory`: the interchange record as JSON: `tools` (MCP tools/list entries with server and privilege),
   OpenAI-style `messages` with `tool_calls` and tool results, `label`, the derived MCI `flows`, `meta`.
+  `meta.call_labels` labels every tool call and every assistant answer in message order (`mcip/calls.py`): the
+  positions before the deviating one are `true`, the deviating call (or, for Data Injection, the deviating
+  answer) carries the record's label, and what follows is judged on its own merit (`true`: each transform changes
+  one position). The record's `label` is the first unsafe position's. Records built before this field existed
+  are otherwise byte-identical for the same seed.
 - `prompt` / `completion`: the guardian SFT pair in TRL's conversational prompt-completion form, rendered with
   the `{recipe.prompt_style}` prompt style{f" and a budget of about {recipe.log_budget} tokens for the log (estimated at 3 characters a token; a longer log is cut by what the verdict depends on, and the prompt says so)" if recipe.log_budget else ""}.
   They are for training on the dataset as it is (e.g. with TRL's `SFTTrainer`); this project's `train.sft` never

@@ -176,3 +176,16 @@ def test_tool_side_effects_are_reproducible():
     from agentdojo.default_suites.v1.tools import email_client  # the patch is undone on exit
 
     assert email_client.datetime.datetime.now() != ad.FROZEN_NOW
+
+
+def test_every_attacker_call_is_labelled_unsafe_and_nothing_else(imported):
+    """AgentDojo names the attacker's calls, so each gets the record's class (issue 22's per-call labels)."""
+    from mcip.calls import record_label
+
+    records, _, _ = imported
+    for r in records:
+        labels = r.meta["call_labels"]
+        unsafe = {p["call"] for p in labels if p["label"] != "true"}
+        assert unsafe == set(r.meta["attacker_calls"])
+        assert record_label(labels) == r.label
+        assert all(p["label"] in ("true", r.label) for p in labels)

@@ -56,6 +56,8 @@ from typing import Any
 
 from data_gen.importers.errors import ImporterError
 from data_gen.registry import EVALUATION, importer
+from mcip.calls import META_KEY as CALL_LABELS
+from mcip.calls import label_positions
 from mcip.flows import derive_flows
 from mcip.record import RecordError, Trajectory, parse_record, save_jsonl
 
@@ -522,6 +524,8 @@ def build(suite, p: Plan) -> Trajectory:
         raise ImporterError(str(err)) from None
     flows = derive_flows(traj)
     meta = {**traj.meta, "rationale": _rationale(p, flows, b.steps, carrier, focus, user, target)}
+    # AgentDojo names the attacker's calls: each is unsafe, everything else the user's own (mcip/calls.py)
+    meta[CALL_LABELS] = label_positions(traj, label, calls=traj.meta["attacker_calls"])
     return traj.model_copy(update={"flows": flows, "meta": meta})
 
 
