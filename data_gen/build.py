@@ -350,7 +350,9 @@ def load_gold(recipe: DataRecipe) -> list[Trajectory]:
                     "(an external benchmark) cannot be training data"
                 )
             if why := not_gold(t):
-                raise GenerationError(f"{path}: record {i} (id {t.id}): field label: not a benign base: {why}")
+                raise GenerationError(
+                    f"{path}: record {i} (id {t.id}): field label: not a benign base: {why}"
+                )
             gold.append(t.model_copy(update={"label": None, "meta": {**t.meta, "source": "imported"}}))
     return gold
 

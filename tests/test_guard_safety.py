@@ -389,7 +389,10 @@ def test_assignment_names_are_read_as_words():
 @pytest.mark.parametrize(
     "meta, gold",
     [
-        ({"guard": {"outcome": "allowed"}}, False),  # an old audit record: its label was the guardian's verdict
+        (
+            {"guard": {"outcome": "allowed"}},
+            False,
+        ),  # an old audit record: its label was the guardian's verdict
         ({"guard": {"outcome": "allowed"}, "label_source": "unlabelled"}, False),
         ({"label_source": "guardian"}, False),
         ({"guard": {"outcome": "blocked"}, "label_source": "human"}, True),  # a person labelled it afterwards
