@@ -116,8 +116,15 @@ def test_the_audit_log_validates_and_evaluates(benign, tiny_model_dir):
     argv = ["--model", str(tiny_model_dir), "--data", str(audit), "--output", str(out), "--mode", "fast"]
     assert evaluate(argv) == 2  # never scored against the guardian's own verdicts
     labelled = benign["tmp"] / "labelled.jsonl"  # once a person has labelled the calls, it evaluates
-    save_jsonl([r.model_copy(update={"label": "true"}) for r in records], labelled)
-    argv[argv.index(str(audit))] = str(labelled)
+    human = [
+        r.model_copy(update={"label": "true", "meta": {**r.meta, "label_source": "human"}}) for r in records
+    ]
+    save_jsonl(human, labelled)
+    only_label = benign["tmp"] / "only-label.jsonl"  # a label typed in without saying who set it is not gold
+    save_jsonl([r.model_copy(update={"label": "true"}) for r in records], only_label)
+    argv[argv.index(str(audit))] = str(only_label)
+    assert evaluate(argv) == 2
+    argv[argv.index(str(only_label))] = str(labelled)
     assert evaluate(argv) == 0
     assert json.loads((out / "metrics.json").read_text())["n"] == 2
 

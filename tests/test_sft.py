@@ -194,8 +194,11 @@ def test_bad_recipe_key_and_truncation_fail_with_clear_messages(tiny_model_dir, 
     )
     assert proc.returncode == 2 and "lora_rr" in proc.stderr and "Traceback" not in proc.stderr
     proc = launch(tiny_model_dir, dataset, tmp_path / "cut", "--max_steps", "1", "--max_length", "64")
-    # accelerate reports the script's exit status 2 as its own failure (1); the message is the script's
-    assert proc.returncode != 0 and "lost the end-of-turn token to truncation" in proc.stderr
+    # accelerate reports the script's exit status 2 as its own failure (1); the message is the script's: a
+    # max_length that leaves no room for a log fails before training, naming the row and the setting to raise
+    assert (
+        proc.returncode != 0 and "row 0: max_length 64" in proc.stderr and "raise `max_length`" in proc.stderr
+    )
 
 
 @pytest.mark.slow
