@@ -215,3 +215,15 @@ def ok(proc: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
 
 def log_history(out: Path) -> list[dict]:
     return json.loads((out / "trainer_state.json").read_text())["log_history"]
+
+
+@pytest.fixture(scope="session")
+def default_records():
+    """The first 260 records of the default recipe (real-size sessions, seed 1234): every class, proposed-call
+    logs and multi-turn ones, for the per-call label and stream tests."""
+    from data_gen.build import Generator
+    from data_gen.recipe import load_recipe
+    from mcip.record import Trajectory
+
+    gen = Generator.from_recipe(load_recipe(REPO / "recipes/data/default.yaml", ["--num_proc", "1"]))
+    return [Trajectory.model_validate_json(gen.record("train", i)["trajectory"]) for i in range(260)]

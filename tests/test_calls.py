@@ -7,22 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from data_gen.build import Generator
-from data_gen.recipe import load_recipe
 from mcip.calls import CallLabelError, per_call_labels, positions, record_label
 from mcip.examples import EXAMPLES
 from mcip.flows import ends_with_proposed_call
-from mcip.record import Trajectory
 from mcip.taxonomy import LABEL_STRINGS, SAFE
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def records() -> list[Trajectory]:
-    """Real-size sessions (the default recipe), enough for every class, proposed-call logs and multi-turn ones."""
-    gen = Generator.from_recipe(load_recipe(REPO / "recipes/data/default.yaml", ["--num_proc", "1"]))
-    return [Trajectory.model_validate_json(gen.record("train", i)["trajectory"]) for i in range(260)]
+def records(default_records):
+    return default_records
 
 
 def test_every_class_gets_one_unsafe_position_that_carries_it(records):

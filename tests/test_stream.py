@@ -6,12 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from data_gen.build import Generator
-from data_gen.recipe import load_recipe
 from mcip.calls import positions
 from mcip.flows import derive_flows
 from mcip.prompt import format_answer, render_flow
-from mcip.record import Trajectory
 from mcip.stream import StreamError, prefix, stream_messages, turns
 from mcip.taxonomy import LABEL_STRINGS, SAFE
 
@@ -19,9 +16,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def records() -> list[Trajectory]:
-    gen = Generator.from_recipe(load_recipe(REPO / "recipes/data/default.yaml", ["--num_proc", "1"]))
-    return [Trajectory.model_validate_json(gen.record("train", i)["trajectory"]) for i in range(160)]
+def records(default_records):
+    return default_records[:160]
 
 
 def test_every_flow_is_read_once_in_order_and_every_position_gets_its_verdict(records):
