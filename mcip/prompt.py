@@ -300,6 +300,21 @@ def _tool_lines(traj: Trajectory, keep: set[int], others: str, compact: bool) ->
     return parts
 
 
+def flow_lines(traj: Trajectory, n: int, flow: Flow, compact: bool) -> list[str | _Field]:
+    """Flow ``n``'s header and the data it carried (a call's arguments, else the message's content)."""
+    msg = traj.messages[flow.message]
+    call = next((c for c in msg.tool_calls or () if c.id == flow.call_id), None)
+    if call is not None:
+        return [
+            render_flow(n, flow, compact),
+            _Field(dumps_inline(call.function.args), call.function.args, "evidence"),
+        ]
+    final = flow.message == len(traj.messages) - 1 and msg.role == "assistant"
+    # the user's requests and the final answer (where faked data shows) are evidence; results are content
+    kind = "evidence" if msg.role == "user" or final else "content"
+    return [render_flow(n, flow, compact), _content_field(msg.content, kind)]
+
+
 def _flow_parts(
     traj: Trajectory, flows: list[Flow], compact: bool, shown: set[int] | None
 ) -> list[str | _Field]:
@@ -312,17 +327,7 @@ def _flow_parts(
         if skipped:
             parts.append(f"... {skipped} flow(s) omitted to fit the length budget ...")
             skipped = 0
-        parts.append(render_flow(n, flow, compact))
-        msg = traj.messages[flow.message]
-        call = next((c for c in msg.tool_calls or () if c.id == flow.call_id), None)
-        if call is not None:
-            parts.append(_Field(dumps_inline(call.function.args), call.function.args, "evidence"))
-        else:
-            final = flow.message == len(traj.messages) - 1 and msg.role == "assistant"
-            # the user's requests and the final answer (where faked data shows) are evidence; results are content
-            parts.append(
-                _content_field(msg.content, "evidence" if msg.role == "user" or final else "content")
-            )
+        parts += flow_lines(traj, n, flow, compact)
     if skipped:
         parts.append(f"... {skipped} flow(s) omitted to fit the length budget ...")
     parts.append(LOG_END)

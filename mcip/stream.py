@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from mcip.calls import META_KEY, Position, positions
 from mcip.flows import derive_flows
-from mcip.prompt import LOG_BEGIN, _assemble, _flow_parts, _tool_lines, format_answer, system_policy
+from mcip.prompt import LOG_BEGIN, _assemble, _tool_lines, flow_lines, format_answer, system_policy
 from mcip.record import Trajectory
 
 Messages = list[dict[str, str]]
@@ -51,18 +51,9 @@ def turns(traj: Trajectory, style: str = "compact") -> list[str]:
     compact = style == "compact"
     flows = traj.flows or derive_flows(traj)
     ends = _position_flows(traj, flows)
-    lines = _flow_parts(traj, flows, compact, None)[
-        1:-1
-    ]  # every flow's header and data, without the brackets
-    per_flow = [[] for _ in flows]
-    k = -1
-    for part in lines:
-        if isinstance(part, str) and part[:1].isdigit():  # a numbered flow header starts a flow
-            k += 1
-        per_flow[k].append(part)
     out, start = [], 0
     for n, end in enumerate(ends):
-        parts = [p for i in range(start, end + 1) for p in per_flow[i]]
+        parts = [p for i in range(start, end + 1) for p in flow_lines(traj, i + 1, flows[i], compact)]
         if n == 0:
             every = set(range(len(traj.tools)))
             parts = [*_tool_lines(traj, every, "full", compact), LOG_BEGIN, *parts]
