@@ -170,6 +170,39 @@ def _pick(logits: torch.Tensor, candidates: dict[int, str]) -> str:
     return candidates[ids[int(logits[ids].argmax())]]
 
 
+def letter_heads(tokens: AnswerTokens) -> dict[int, dict[int, str]]:
+    """First letter token -> {second token (or -1 where one token suffices) -> label}."""
+    heads: dict[int, dict[int, str]] = {}
+    for label, path in tokens.letter_paths.items():
+        heads.setdefault(path[0], {})[path[1] if len(path) > 1 else -1] = label
+    return heads
+
+
+def read_verdicts(
+    logits: torch.Tensor, tokens: AnswerTokens, heads: dict, second_step, with_probs: bool
+) -> list:
+    """(P(unsafe), label[, per-class P]) per row of teacher-forced logits [rows, len(choice_prefix) + 1, vocab]:
+    position 0 predicts the verdict, the last the choice letter. ``second_step(head_ids)`` gives the next-token
+    logits after each row's chosen first letter token (called only where a letter spans two tokens)."""
+    import torch
+
+    head_ids = torch.tensor(list(heads), device=logits.device)
+    p = p_unsafe_from_logits(logits[:, 0], tokens).tolist()
+    letter_logits = logits[:, -1].index_select(-1, head_ids)
+    head = head_ids[letter_logits.argmax(-1)]
+    second = second_step(head) if tokens.needs_second_step else None
+    head_p = torch.softmax(letter_logits.float(), dim=-1) if with_probs else None
+    out = []
+    for row in range(logits.shape[0]):
+        group = heads[int(head[row])]
+        label = group[-1] if -1 in group else _pick(second[row], group)
+        one = (p[row], SAFE if p[row] < 0.5 else label)
+        if with_probs:
+            one += (_class_probs(p[row], head_p[row], heads, int(head[row]), second, row),)
+        out.append(one)
+    return out
+
+
 def fast_scores(
     model,
     prompt_ids: Sequence[Sequence[int]],
@@ -192,41 +225,31 @@ def fast_scores(
 
     with torch.inference_mode():
         device = next(model.parameters()).device
-        heads: dict[int, dict[int, str]] = {}  # first letter token -> {second token (or -1) -> label}
-        for label, path in tokens.letter_paths.items():
-            heads.setdefault(path[0], {})[path[1] if len(path) > 1 else -1] = label
-        head_ids = torch.tensor(list(heads), device=device)
-        two_steps = tokens.needs_second_step
+        heads = letter_heads(tokens)
         order = sorted(range(len(prompt_ids)), key=lambda i: -len(prompt_ids[i]))
         out: list[tuple[float, str]] = [(0.0, SAFE)] * len(prompt_ids)
         keep = len(tokens.choice_prefix) + 1  # logits for the last prompt token and each teacher-forced token
         for idx in progress(list(batches(order, batch_size))):
             ids, mask, pos = left_pad([tokens.teacher_forced(prompt_ids[i]) for i in idx], pad_id, device)
             res = model(
-                input_ids=ids, attention_mask=mask, position_ids=pos, logits_to_keep=keep, use_cache=two_steps
+                input_ids=ids,
+                attention_mask=mask,
+                position_ids=pos,
+                logits_to_keep=keep,
+                use_cache=tokens.needs_second_step,
             )
-            p = p_unsafe_from_logits(res.logits[:, 0], tokens).tolist()
-            head = head_ids[res.logits[:, -1].index_select(-1, head_ids).argmax(-1)]
-            second = None
-            if two_steps:
-                second = model(
+
+            def second_step(head, res=res, mask=mask, pos=pos):
+                return model(
                     input_ids=head[:, None],
                     attention_mask=torch.cat([mask, torch.ones_like(mask[:, :1])], dim=-1),
                     position_ids=pos[:, -1:] + 1,
                     past_key_values=res.past_key_values,
                     logits_to_keep=1,
                 ).logits[:, -1]
-            head_p = (
-                torch.softmax(res.logits[:, -1].index_select(-1, head_ids).float(), dim=-1)
-                if with_probs
-                else None
-            )
-            for row, i in enumerate(idx):
-                group = heads[int(head[row])]
-                label = group[-1] if -1 in group else _pick(second[row], group)
-                out[i] = (p[row], SAFE if p[row] < 0.5 else label)
-                if with_probs:
-                    out[i] += (_class_probs(p[row], head_p[row], heads, int(head[row]), second, row),)
+
+            for i, one in zip(idx, read_verdicts(res.logits, tokens, heads, second_step, with_probs)):
+                out[i] = one
         return out
 
 
