@@ -581,7 +581,7 @@ def build_completion(label: str, rationale: str | None = None) -> list[dict[str,
 # -- the prompt format a model is trained with ---------------------------------------------------------------
 
 PROMPT_FILE = "mcip_prompt.json"
-_FORMAT_FIELDS = ("style", "log_budget", "rationale", "end_of_turn")
+_FORMAT_FIELDS = ("style", "log_budget", "rationale", "end_of_turn", "stream")
 # Formats saved before the budget had one name (shipped guardians, old checkpoints) still load: old -> new.
 _RENAMED_FIELDS = {"budget_tokens": "log_budget"}
 
@@ -598,12 +598,16 @@ class PromptFormat:
     log actually gets also follows from the model's context (``mcip.prompting.fit_log_budget``), whichever is
     smaller. Saved with every run and checkpoint as ``mcip_prompt.json``; a model without one is read with the
     defaults (full style, the context's room).
+
+    ``stream``: the guardian reads a session as an append-only chat with a verdict after every call and answer
+    (``mcip.stream``), trained on every position's label; the guard then pays only for each call's new tokens.
     """
 
     style: str = "full"
     log_budget: int | None = None
     rationale: bool = True
     end_of_turn: str | None = None
+    stream: bool = False
 
     def __post_init__(self):
         if self.style not in STYLES:
@@ -614,6 +618,8 @@ class PromptFormat:
             raise PromptFormatError(f"log_budget: {self.log_budget!r} is not a positive integer or null")
         if not isinstance(self.rationale, bool):
             raise PromptFormatError(f"rationale: {self.rationale!r} is not true or false")
+        if not isinstance(self.stream, bool):
+            raise PromptFormatError(f"stream: {self.stream!r} is not true or false")
 
     def messages(
         self, traj: Trajectory, count_tokens: TokenCounter = approx_tokens, log_budget: int | None = None
@@ -625,7 +631,8 @@ class PromptFormat:
         return build_completion(label, rationale if self.rationale else None)
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in _FORMAT_FIELDS}
+        """The saved fields; ``stream`` only when set, so a one-shot format saves (and hashes) as it always did."""
+        return {k: getattr(self, k) for k in _FORMAT_FIELDS if k != "stream" or self.stream}
 
     def save(self, folder) -> None:
         from mcip.io import atomic_write

@@ -11,18 +11,37 @@ pieces (the style's policy, the tool list, numbered MCI flows with the data they
   the next position.
 
 What the guardian reads before position k is a prefix of what it reads before position k+1 (``prefix``), so a
-guard keeps the key/value cache between calls and pays only for the new turn, and training supervises every
-verdict of a session in one forward pass (the labels come from ``meta.call_labels``, ``mcip.calls``).
-Nothing is cut here: fitting a session that outgrows the context (re-cut the history once, start a new prefix)
-is the caller's, with ``mcip.prompt.render_log``.
+guard keeps the key/value cache between calls (``mcip.incremental``) and pays only for the new turn, and training
+supervises every verdict of a session in one forward pass (the labels come from ``meta.call_labels``,
+``mcip.calls``).
+
+A session that outgrows the room its model's context leaves is split into **chats** (``chats``), each one
+append-only: a chat's first user turn holds everything up to its first position, and where that is more than
+half the room it is re-cut by the evidence-keeping renderer (``mcip.prompt.render_log``: the user's requests,
+the calls' arguments and the called tools stay longest; the turn says what was cut). Later turns are appended
+while they fit; the first that does not starts the next chat, so a re-cut happens at most once per half a room
+of new tokens. Training and the guard split the same way.
 """
 
 from __future__ import annotations
 
 from mcip.calls import META_KEY, Position, positions
 from mcip.flows import derive_flows
-from mcip.prompt import LOG_BEGIN, _assemble, _tool_lines, flow_lines, format_answer, system_policy
+from mcip.prompt import (
+    LOG_BEGIN,
+    LOG_END,
+    PROPOSED_NOTE,
+    TokenCounter,
+    _assemble,
+    _tool_lines,
+    approx_tokens,
+    flow_lines,
+    format_answer,
+    render_log,
+    system_policy,
+)
 from mcip.record import Trajectory
+from mcip.taxonomy import LABEL_STRINGS
 
 Messages = list[dict[str, str]]
 STREAM_HEAD = "Judge each proposed call of this MCP session, and the answers, as they come."
@@ -46,20 +65,100 @@ def _position_flows(traj: Trajectory, flows) -> list[int]:
     return out
 
 
-def turns(traj: Trajectory, style: str = "compact") -> list[str]:
-    """The user turns, one per position: the flows since the previous position, the first with the tool list."""
+def turns(traj: Trajectory, style: str = "compact", opening: int = 0) -> list[str]:
+    """The user turns, one per position: the flows since the previous position; the first (position
+    ``opening``'s) holds the tool list and every flow before it."""
     compact = style == "compact"
     flows = traj.flows or derive_flows(traj)
     ends = _position_flows(traj, flows)
     out, start = [], 0
     for n, end in enumerate(ends):
+        if n < opening:
+            continue
+        start = ends[n - 1] + 1 if n > opening else 0
         parts = [p for i in range(start, end + 1) for p in flow_lines(traj, i + 1, flows[i], compact)]
-        if n == 0:
+        if n == opening:
             every = set(range(len(traj.tools)))
             parts = [*_tool_lines(traj, every, "full", compact), LOG_BEGIN, *parts]
         text, _ = _assemble(parts, {}, [])
-        out.append(f"{STREAM_HEAD}\n{text}" if n == 0 else text)
-        start = end + 1
+        out.append(f"{STREAM_HEAD}\n{text}" if n == opening else text)
+    return out
+
+
+def recut_opening(traj: Trajectory, k: int, style: str, budget: int, count_tokens: TokenCounter) -> str:
+    """Position ``k``'s opening turn cut to ``budget`` tokens: everything up to and including its flow, rendered
+    by the evidence-keeping renderer (the log stays open: no end marker, no proposed-call note)."""
+    flows = traj.flows or derive_flows(traj)
+    end = _position_flows(traj, flows)[k]
+    upto = traj.model_copy(update={"messages": traj.messages[: flows[end].message + 1], "flows": None})
+    head = f"{STREAM_HEAD}\n"
+    room = budget - count_tokens(head)
+    for _ in range(4):  # dropping the end marker frees a few tokens; a tokenizer may merge across joins
+        text = render_log(upto, max(room, 1), count_tokens, compact=style == "compact").text
+        lines = [x for x in text.split("\n") if x not in (LOG_END, PROPOSED_NOTE)]
+        out = head + "\n".join(lines)
+        over = count_tokens(out) - budget
+        if over <= 0:
+            return out
+        room -= over
+    return out
+
+
+# Tokens a chat template adds around one message (role markers, end of turn), counted generously.
+TURN_OVERHEAD = 8
+
+
+def chats(
+    traj: Trajectory,
+    verdicts: list[str | None],
+    style: str = "compact",
+    room: int | None = None,
+    count_tokens: TokenCounter = approx_tokens,
+    opening_budget: int | None = None,
+) -> list[Messages]:
+    """The session as one or more append-only chats within ``room`` tokens each (None: one chat, never cut).
+    A chat's opening turn takes at most half the room, or ``opening_budget`` (a format's ``log_budget``) if less.
+
+    ``verdicts`` holds a label for each of the first positions (``mcip.calls.positions``; the positions after
+    them are left out); a trailing None leaves the last position awaiting its verdict (the guard's question),
+    so the last chat ends with a user turn.
+    """
+    found = positions(traj)
+    if not 0 < len(verdicts) <= len(found):
+        raise StreamError(f"record {traj.id}: {len(verdicts)} verdicts for {len(found)} positions")
+    if any(v is None for v in verdicts[:-1]):
+        raise StreamError(f"record {traj.id}: only the last position may await its verdict")
+    system = {"role": "system", "content": system_policy(style)}
+    texts = turns(traj, style)[: len(verdicts)]
+
+    # every turn is costed with the longest verdict, known or not, so a chat splits where it will split once the
+    # pending verdict is in: what the guard reads before a verdict stays a prefix of what it reads after it
+    answer = max(count_tokens(format_answer(lb)) for lb in LABEL_STRINGS)
+
+    def cost(text: str) -> int:
+        return count_tokens(text) + answer + 2 * TURN_OVERHEAD
+
+    base = count_tokens(system["content"]) + TURN_OVERHEAD
+    out: list[Messages] = []
+    chat: Messages = []
+    used = 0
+    for k, (text, verdict) in enumerate(zip(texts, verdicts)):
+        if chat and room is not None and used + cost(text) > room:
+            out.append(chat)
+            chat = []
+        if not chat:
+            opening = turns(traj, style, opening=k)[0] if k else text
+            half = None if room is None else (room - base) // 2
+            if opening_budget is not None:
+                half = min(half or opening_budget, opening_budget)
+            if half is not None and cost(opening) > half:
+                opening = recut_opening(traj, k, style, half - cost(""), count_tokens)
+            chat, used, text = [system], base, opening
+        chat.append({"role": "user", "content": text})
+        used += cost(text)
+        if verdict is not None:
+            chat.append({"role": "assistant", "content": format_answer(verdict)})
+    out.append(chat)
     return out
 
 

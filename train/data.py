@@ -13,10 +13,12 @@ import os
 from pathlib import Path
 from typing import Any
 
+from mcip.calls import META_KEY
 from mcip.prompt import PromptFormat, is_truncated
-from mcip.prompting import ContextError, fit_log_budget, template_overhead, token_counter
+from mcip.prompting import MARGIN, ContextError, fit_log_budget, template_overhead, token_counter
 from mcip.record import from_row
-from mcip.scoring import encode
+from mcip.scoring import encode, render_chat
+from mcip.stream import StreamError, chats
 
 # Bump when the tokenized layout changes (columns, label rule); the key covers everything else.
 CACHE_VERSION = "1"
@@ -96,6 +98,58 @@ def prepare(
     )
 
 
+def stream_rows(
+    batch: dict[str, list], indices: list[int], fmt: PromptFormat, tokenizer, room: int | None, where: str
+) -> dict[str, list]:
+    """Trainer-ready rows of stream-format sessions (``mcip.stream.chats``): a session gives one chat, or a few
+    where it outgrows ``room``; every verdict of a chat is labelled (the verdict and its end-of-turn), the
+    rest is context. A record without per-call labels is an error naming it: a stream guardian learns them."""
+    out: dict[str, list] = {"input_ids": [], "labels": [], "length": [], "truncated": []}
+    count = token_counter(tokenizer)
+    for j, index in enumerate(indices):
+        row = {k: v[j] for k, v in batch.items()}
+        traj = from_row(row, f"{where} row {index}")
+        labels = (traj.meta or {}).get(META_KEY)
+        if labels is None:
+            raise DataError(
+                f"{where} row {index} ({traj.id}): field meta.{META_KEY}: missing; a stream guardian trains on "
+                "per-call labels (made by `make data`; importers add them where the source names the attacker)"
+            )
+        try:
+            sessions = chats(traj, [p["label"] for p in labels], fmt.style, room, count, fmt.log_budget)
+        except StreamError as err:
+            raise DataError(f"{where} row {index}: {err}") from None
+        for chat in sessions:
+            ids, labelled = labelled_chat(chat, tokenizer)
+            out["input_ids"].append(ids)
+            out["labels"].append(labelled)
+            out["length"].append(len(ids))
+            out["truncated"].append(len(sessions) > 1 or is_truncated(chat[1]["content"]))
+    return out
+
+
+def labelled_chat(chat: list[dict[str, str]], tokenizer) -> tuple[list[int], list[int]]:
+    """A chat's ids with every assistant turn labelled (its text, end-of-turn and what the template closes the
+    turn with, as ``tokenize_row`` labels a completion). The chat is tokenized once; each turn's characters are
+    where the text up to its generation prompt ends and the text up to its end ends (the template renders every
+    shorter chat as a prefix of the whole, checked), mapped to tokens by the tokenizer's offsets."""
+    text = tokenizer.apply_chat_template(chat, tokenize=False)
+    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    ids, offsets = list(enc.input_ids), enc.offset_mapping
+    labels = [-100] * len(ids)
+    for k, msg in enumerate(chat):
+        if msg["role"] != "assistant":
+            continue
+        asked = render_chat(tokenizer, chat[:k])
+        upto = tokenizer.apply_chat_template(chat[: k + 1], tokenize=False)
+        if not (text.startswith(upto) and upto.startswith(asked)):
+            raise DataError("the chat template does not render a shorter chat as a prefix of a longer one")
+        for i, (begin, _end) in enumerate(offsets):
+            if len(asked) <= begin < len(upto):
+                labels[i] = ids[i]
+    return ids, labels
+
+
 def tokenize_row(row: dict[str, Any], tokenizer) -> dict[str, Any]:
     """Trainer-ready ids, as TRL tokenizes a prompt-completion pair: the completion starts where the templated
     prompt and prompt+completion diverge; only the completion is labelled. ``truncated`` and ``length`` ride along
@@ -162,6 +216,20 @@ def prepare_tokenized(
         from datasets import Dataset
 
         return Dataset.from_file(str(path))
+    if fmt.stream:
+        room = None
+        if max_length:  # the chat and the template's trailing tokens within max_length
+            room = max_length - MARGIN
+        out = split.map(
+            stream_rows,
+            batched=True,
+            with_indices=True,
+            fn_kwargs={"fmt": fmt, "tokenizer": tokenizer, "room": room, "where": where},
+            remove_columns=split.column_names,
+            num_proc=num_proc,
+            desc="rendering and tokenizing stream sessions",
+        )
+        return out.select_columns(rendered_cols).flatten_indices(cache_file_name=str(path))
     rendered = prepare(split, tokenizer, fmt, max_length, num_proc, where)
     out = rendered.map(
         tokenize_row,

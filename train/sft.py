@@ -73,6 +73,13 @@ class ScriptArguments:
         metadata={"help": "tokens the rendered log may take at most, counted with this model's tokenizer"},
     )
     rationale: bool = field(default=True, metadata={"help": "train on the Rationale line too"})
+    stream: bool = field(
+        default=False,
+        metadata={
+            "help": "train on sessions as append-only chats, a verdict after every call and answer (per-call "
+            "labels, meta.call_labels); each session gives one example or a few where it outgrows max_length"
+        },
+    )
     max_train_samples: int | None = None
     max_eval_samples: int | None = None
     base_model_id: str | None = field(
@@ -235,6 +242,7 @@ def main(
         log_budget=script_args.log_budget,
         rationale=script_args.rationale,
         end_of_turn=end_of_turn,
+        stream=script_args.stream,
     )
     # the log's room is what these positions leave after the template and each row's answer (train/data.py)
     context = training_args.max_length or ModelFolder.read(model_args.model_name_or_path).context
