@@ -60,17 +60,33 @@ def cmd_review(args) -> int:
     except (RecordError, GuardianError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    per_call = guardian.loaded.fmt.stream if args.per_call is None else args.per_call
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
+
+    def action(review) -> str:
+        return policy.action_for(review.p_unsafe if review.p_unsafe is not None else 1.0, review.top_risk)
+
+    def rows(start: int, chunk):
+        if not per_call:
+            yield from zip(
+                range(start, start + len(chunk)), chunk, guardian.review(chunk), [None] * len(chunk)
+            )
+            return
+        for i, traj in enumerate(chunk, start):
+            calls = guardian.review_calls(traj)  # one incremental pass over the log
+            first = next((r for _, r in calls if r.verdict == "unsafe"), calls[-1][1] if calls else None)
+            listed = [{**pos, "action": action(r), **r.to_dict()} for pos, r in calls]
+            yield i, traj, first, listed
+
     try:
         for start in range(0, len(records), args.batch_size):
             chunk = records[start : start + args.batch_size]
-            for i, (traj, review) in enumerate(zip(chunk, guardian.review(chunk)), start + 1):
-                row = {
-                    "index": i,
-                    "id": traj.id,
-                    "action": policy.action_for(review.p_unsafe or 0.0, review.top_risk),
-                    **review.to_dict(),
-                }
+            for i, traj, review, calls in rows(start + 1, chunk):
+                if review is None:  # a log without a call or an answer: nothing to judge per call
+                    review = guardian.review([traj])[0]
+                row = {"index": i, "id": traj.id, "action": action(review), **review.to_dict()}
+                if calls is not None:  # the record's verdict is its first unsafe call's (the paper's label)
+                    row["calls"] = calls
                 # a gold label is a person's: never the guardian verdict an audit log (or an old one) carries
                 if traj.label is not None and not_gold(traj) is None:
                     row["gold"] = traj.label
@@ -233,6 +249,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("review", help="review every record of an interchange JSONL log; one JSON line each")
     p.add_argument("log")
     p.add_argument("--output", help="write the JSON lines here instead of stdout")
+    p.add_argument(
+        "--per-call",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="judge every call and answer of each log in one incremental pass, as the guard would have, and "
+        "list them under `calls` (default: on for a stream-format guardian)",
+    )
     _guardian_args(p)
     p.set_defaults(func=cmd_review)
 

@@ -9,6 +9,10 @@ Nothing here is a second copy: the guardian loads, renders and scores through ``
 ``train/evaluate.py`` does (the model's saved format, the room its context leaves; one teacher-forced forward
 pass with per-class probabilities, or an endpoint's answers read by ``mcip.verdict.parse_verdict``). This module
 adds what the guard needs on top: a lock, timings, the flow concerned, and one error type that fails closed.
+
+A live session (a trajectory whose ``meta.session`` names it, as the proxy's snapshots do) is judged
+incrementally: the guardian keeps the session's key/value cache and its own verdicts on the session's earlier
+calls, so a stream-format guardian reads each call as one new turn of the same chat (``mcip.guardian.check``).
 """
 
 from __future__ import annotations
@@ -16,13 +20,15 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from mcip.calls import positions
 from mcip.flows import derive_flows, ends_with_proposed_call
 from mcip.folder import ModelError, ModelFolder
-from mcip.guardian import load_guardian
+from mcip.guardian import Score, load_guardian
 from mcip.prompting import Prompter
 from mcip.record import Trajectory
 from mcip.taxonomy import SAFE
@@ -121,9 +127,13 @@ class Guardian:
         api_key_env: str | None = None,
         batch_size: int = 8,
         timeout: float = 30.0,
+        cache_mib: float = 1024.0,
+        max_sessions: int = 1024,
     ):
         self.model = model
         self._lock = threading.Lock()
+        self._verdicts: OrderedDict[str, dict[str, str]] = OrderedDict()  # session -> call id -> its label
+        self.max_sessions = max_sessions
         if not api_base and not model:
             raise GuardianError("no guardian: pass a model folder, adapter or Hub id, or an api_base")
         missing = None if api_base else missing_guardian(model)
@@ -138,6 +148,7 @@ class Guardian:
                 batch_size=batch_size,
                 timeout=timeout,
                 progress=False,
+                cache_mib=cache_mib,
             )
         except ModelError as err:
             raise GuardianError(str(err)) from None
@@ -156,26 +167,46 @@ class Guardian:
         if not trajs:
             return []
         prompts = [self.prompt(t) for t in trajs]
+        scores, each = self._timed(lambda: self.loaded.score(prompts), len(trajs))
+        return [self._review(t, s, each) for t, s in zip(trajs, scores)]
+
+    def review_one(self, traj: Trajectory) -> Review:
+        """One review; a live session's (``meta.session``) last call is judged on the session's new tokens."""
+        session = (traj.meta or {}).get("session")
+        found = positions(traj)
+        if session is None or not found or "call" not in found[-1]:
+            return self.review([traj])[0]
+        with self._lock:
+            mine = self._verdicts.pop(session, {})
+            self._verdicts[session] = mine
+            while len(self._verdicts) > self.max_sessions:
+                self._verdicts.popitem(last=False)
+        earlier = [
+            mine.get(p.get("call"), SAFE) for p in found[:-1]
+        ]  # calls it never judged count as allowed
+        prompt = self.loaded.session_prompt(traj, earlier)
+        [score], seconds = self._timed(lambda: [self.loaded.check(session, prompt)], 1)
+        mine[found[-1]["call"]] = score.label
+        return self._review(traj, score, seconds)
+
+    def review_calls(self, traj: Trajectory) -> list[tuple[dict, Review]]:
+        """Every call and answer of a finished log judged in one incremental pass (``judge_positions``), each
+        with the guardian's own earlier verdicts: (position, review) in order."""
+        scores, each = self._timed(lambda: self.loaded.judge_positions(traj), max(len(positions(traj)), 1))
+        return [(p, self._review(traj, s, each, whole_log=False)) for p, s in zip(positions(traj), scores)]
+
+    def _timed(self, run, n: int) -> tuple[list[Score], float]:
         with self._lock:
             start = time.perf_counter()
             try:
-                scores = self.loaded.score(prompts)
+                out = run()
             except Exception as err:  # a backend failure of any kind is "no verdict": the caller fails closed
                 what = str(err) if isinstance(err, ModelError) else f"{type(err).__name__}: {err}"
                 raise GuardianError(f"guardian {self.name}: {what}") from err
-            each = (time.perf_counter() - start) / len(trajs)
-        return [
-            Review(
-                "unsafe" if s.label != SAFE else "safe",
-                s.label,
-                s.p_unsafe,
-                s.probs,
-                _flow_concerned(t, s.rationale),
-                each,
-                s.rationale,
-            )
-            for t, s in zip(trajs, scores)
-        ]
+            return out, (time.perf_counter() - start) / n
 
-    def review_one(self, traj: Trajectory) -> Review:
-        return self.review([traj])[0]
+    @staticmethod
+    def _review(traj: Trajectory, s: Score, seconds: float, whole_log: bool = True) -> Review:
+        flow = _flow_concerned(traj, s.rationale) if whole_log else None
+        verdict = "unsafe" if s.label != SAFE else "safe"
+        return Review(verdict, s.label, s.p_unsafe, s.probs, flow, seconds, s.rationale)

@@ -5,6 +5,11 @@ Evaluation, the runtime guard and the benchmarks load through ``load_guardian``,
 answer's room) and scores the same way: one teacher-forced pass with per-class probabilities on a local model
 (``mcip.scoring.fast_scores``); greedy answers of at most the answer's room, parsed by
 ``mcip.verdict.parse_verdict``, from an endpoint or vLLM. An endpoint guardian never imports torch.
+
+A growing session is judged with ``check``: a local model keeps the session's key/value cache between checks
+(``mcip.incremental``) and runs only the new tokens. A guardian trained on the stream format (``fmt.stream``)
+reads a session as an append-only chat with its own earlier verdicts in it (``session_prompt``), so each check
+costs about one turn; ``judge_positions`` judges every call and answer of a finished log in one such pass.
 """
 
 from __future__ import annotations
@@ -22,10 +27,13 @@ from mcip.backends import (
     VLLMBackend,
     load_tokenizer,
 )
+from mcip.calls import positions
 from mcip.folder import ModelError, ModelFolder
-from mcip.prompting import ANSWER_ROOM, PAPER_ANSWER_ROOM, Prompter
+from mcip.incremental import PrefixCache
+from mcip.prompting import ANSWER_ROOM, MARGIN, PAPER_ANSWER_ROOM, Prompter
 from mcip.record import Trajectory
 from mcip.scoring import encode, render_chat
+from mcip.stream import chats
 from mcip.taxonomy import SAFE
 from mcip.verdict import parse_verdict
 
@@ -55,6 +63,7 @@ class LoadedGuardian:
     context: int | None
     answer_room: int
     prompter: Prompter
+    cache: PrefixCache | None = None  # per-session key/value caches (a local model only)
 
     @property
     def tokenizer(self):
@@ -66,6 +75,44 @@ class LoadedGuardian:
 
     def prompt(self, traj: Trajectory) -> Messages:
         return self.prompter.messages(traj)
+
+    @property
+    def stream_room(self) -> int | None:
+        """Tokens one stream chat may take: the context less the answer's room."""
+        return None if self.context is None else self.context - self.answer_room - MARGIN
+
+    def session_prompt(self, traj: Trajectory, verdicts: list[str]) -> Messages:
+        """What the guardian reads to judge position ``len(verdicts)`` of ``traj`` (``mcip.calls.positions``),
+        given its verdicts on the positions before: the current chat of the stream (``mcip.stream.chats``) for a
+        stream-format guardian; for a one-shot one, the log up to that position, rendered as always."""
+        if self.fmt.stream:
+            count = self.prompter.count_tokens
+            return chats(
+                traj, [*verdicts, None], self.fmt.style, self.stream_room, count, self.fmt.log_budget
+            )[-1]
+        return self.prompt(upto_position(traj, len(verdicts)))
+
+    def check(self, key: str, prompt: Messages) -> Score:
+        """One verdict on a growing session ``key``: only the tokens new since its last check run where a local
+        model keeps the cache; otherwise a plain ``score``."""
+        if self.cache is None:
+            return self.score([prompt])[0]
+        ids = encode(self.tokenizer, render_chat(self.tokenizer, prompt))
+        c = self.cache.check(key, ids)
+        return Score(c.p_unsafe, c.label, c.probs)
+
+    def judge_positions(self, traj: Trajectory, key: str | None = None) -> list[Score]:
+        """A verdict at every call and answer of a finished log, in order, each given the guardian's own earlier
+        verdicts (as the guard would have): one incremental pass over the session."""
+        key = key or f"judge:{traj.id}:{id(traj)}"
+        out: list[Score] = []
+        try:
+            for _ in positions(traj):
+                out.append(self.check(key, self.session_prompt(traj, [s.label for s in out])))
+        finally:
+            if self.cache is not None:
+                self.cache.drop(key)
+        return out
 
     def prompt_tokens(self, prompt: Messages) -> int:
         """The prompt's length in the model's tokens (estimated where an endpoint has no local tokenizer)."""
@@ -108,12 +155,14 @@ def load_guardian(
     paper: bool = False,
     answer_room: int | None = None,
     progress: bool = True,
+    cache_mib: float = 1024.0,
 ) -> LoadedGuardian:
     """Load ``model`` (a folder or Hub id) on ``backend`` (default: transformers, or openai given ``api_base``).
 
     ``context`` overrides the model's own; ``log_budget`` caps the log below what its format and context allow;
     ``answer_room`` (default ``ANSWER_ROOM``, ``PAPER_ANSWER_ROOM`` for the paper protocol) is both the room left
-    for the answer and the most tokens one is generated to. Raises ModelError.
+    for the answer and the most tokens one is generated to. ``cache_mib`` bounds the key/value caches a local
+    model keeps for growing sessions, all sessions together. Raises ModelError.
     """
     folder = ModelFolder.read(model)
     kind = backend or ("openai" if api_base else "transformers")
@@ -136,4 +185,19 @@ def load_guardian(
     room = answer_room or (PAPER_ANSWER_ROOM if paper else ANSWER_ROOM)
     context = context or folder.context
     prompter = Prompter.for_model(b.tokenizer, fmt, context, room, paper)
-    return LoadedGuardian(model or api_model or api_base, folder, b, context, room, prompter)
+    cache = None
+    if isinstance(b, TransformersBackend) and not paper:
+        cache = PrefixCache(b.model, b.tokens, context or 1 << 30, cache_mib)
+    return LoadedGuardian(model or api_model or api_base, folder, b, context, room, prompter, cache)
+
+
+def upto_position(traj: Trajectory, k: int) -> Trajectory:
+    """``traj`` as it stood when position ``k`` (``mcip.calls.positions``) was proposed: its message and
+    everything before it (calls proposed beside it in the same message stay, as the guard saw them)."""
+    p = positions(traj)[k]
+    end = p.get("answer")
+    if "call" in p:
+        end = next(
+            i for i, m in enumerate(traj.messages) if any(c.id == p["call"] for c in m.tool_calls or ())
+        )
+    return traj.model_copy(update={"messages": traj.messages[: end + 1], "flows": None})
