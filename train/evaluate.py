@@ -8,7 +8,10 @@
 Modes (guardian protocol, transformers backend): ``fast`` reads P(unsafe) and the choice letter from one
 teacher-forced forward pass per example (``mcip/scoring.py``); ``generate`` decodes the answer greedily and
 parses it with ``mcip.verdict.parse_verdict``; ``both`` runs the two on the same prompts. The paper protocol
-and the vllm/openai backends generate only.
+and the vllm/openai backends generate only. ``per_call`` (transformers) judges every call and answer of each log in
+one incremental pass, as the guard would have (``mcip.guardian.LoadedGuardian.judge_positions``, the guardian's
+own earlier verdicts fed back), scores the per-call view against ``meta.call_labels`` (``metrics.json``'s
+``per_call``) and derives the paper's record-level verdict from it: the first unsafe position's class, else safe.
 
 Outputs in ``--output``: ``metrics.json`` (the mode run; ``generate`` when ``--mode both``, whose fast results
 go to ``metrics_fast.json``), ``predictions.jsonl`` (``predictions_fast.jsonl``), ``confusion_matrix*.png``,
@@ -33,12 +36,14 @@ import yaml
 from trl import TrlParser
 
 from mcip.backends import ScoringBackend
+from mcip.calls import META_KEY, positions
 from mcip.folder import ModelError
 from mcip.guardian import LoadedGuardian, load_guardian
 from mcip.prompting import ContextError, prompt_stats
 from mcip.record import RecordError, Trajectory, from_row, load_jsonl, not_gold
 from mcip.scoring import ScoringError, TemplateError
-from train.metrics import Prediction, baselines, compute_metrics
+from mcip.taxonomy import SAFE
+from train.metrics import Prediction, baselines, compute_metrics, per_call_metrics
 from train.report import ModeResult, write_outputs
 
 
@@ -60,8 +65,12 @@ class EvalConfig:
         default="guardian", metadata={"help": "guardian answer format, or the paper's multiple choice"}
     )
     backend: Literal["transformers", "vllm", "openai"] = "transformers"
-    mode: Literal["fast", "generate", "both"] = field(
-        default="generate", metadata={"help": "fast: one forward pass per example (guardian, transformers)"}
+    mode: Literal["fast", "generate", "both", "per_call"] = field(
+        default="generate",
+        metadata={
+            "help": "fast: one forward pass per example (guardian, transformers); per_call: a verdict at every "
+            "call and answer, one incremental pass per session, the record's verdict its first unsafe call's"
+        },
     )
     limit: int | None = field(
         default=None, metadata={"help": "evaluate a seeded sample of this many records"}
@@ -207,7 +216,11 @@ def evaluate(cfg: EvalConfig) -> list[ModeResult]:
     guardian = load(cfg)
     backend, prompter, context = guardian.backend, guardian.prompter, guardian.context
     guardian_protocol = cfg.protocol == "guardian"
-    prompts = [guardian.prompt(ex.trajectory) for ex in examples]
+    per_call = cfg.mode == "per_call"
+    if per_call:  # what is read at each record's last position (the longest chat of the pass)
+        prompts = [guardian.session_prompt(ex.trajectory, _all_but_last(ex.trajectory)) for ex in examples]
+    else:
+        prompts = [guardian.prompt(ex.trajectory) for ex in examples]
     lengths = [guardian.prompt_tokens(p) for p in prompts]
     if guardian.tokenizer is not None and context:
         over = [ex.id for ex, n in zip(examples, lengths) if n + guardian.answer_room > context]
@@ -217,10 +230,12 @@ def evaluate(cfg: EvalConfig) -> list[ModeResult]:
             )
     if isinstance(backend, ScoringBackend):
         backend.warm_up(prompts[0])
-    runs, speed = [], {}
+    runs, speed, per_call_view = [], {}, None
     for mode in ("fast", "generate") if cfg.mode == "both" else (cfg.mode,):
         start = time.perf_counter()
-        if mode == "fast":
+        if mode == "per_call":
+            preds, per_call_view = _per_call(guardian, examples)
+        elif mode == "fast":
             preds = [
                 Prediction.from_fast(ex.id, ex.label, p, lb)
                 for ex, (p, lb) in zip(examples, backend.fast(prompts))
@@ -253,8 +268,38 @@ def evaluate(cfg: EvalConfig) -> list[ModeResult]:
             flagged = sum(bool(p.unsafe) for p in hard) / len(hard)
             metrics["hard_negatives"] = {"n": len(hard), "flagged_rate": round(flagged, 4)}
         metrics["speed"] = speed
+        if mode == "per_call":
+            metrics["per_call"] = per_call_view
         results.append(ModeResult(mode, preds, metrics))
     return results
+
+
+def _all_but_last(traj: Trajectory) -> list[str]:
+    return [SAFE] * (len(positions(traj)) - 1)
+
+
+def _per_call(guardian: LoadedGuardian, examples: list[Example]) -> tuple[list[Prediction], dict]:
+    """Every position of every log judged in one incremental pass each; record predictions derived from them."""
+    from tqdm.auto import tqdm
+
+    if guardian.cache is None:
+        raise EvalError("--mode per_call needs a local model (--backend transformers)")
+    preds, sessions, unlabelled = [], [], 0
+    for ex in tqdm(examples, desc="per call", unit="log"):
+        if not positions(ex.trajectory):
+            raise EvalError(f"record {ex.id}: no call and no answer to judge")
+        scores = guardian.judge_positions(ex.trajectory)
+        first = next((s for s in scores if s.label != SAFE), None)
+        p = max(s.p_unsafe for s in scores)
+        preds.append(Prediction.from_fast(ex.id, ex.label, p, first.label if first else SAFE))
+        gold = (ex.trajectory.meta or {}).get(META_KEY)
+        if gold is None:
+            unlabelled += 1
+        else:
+            sessions.append(([g["label"] for g in gold], [s.label for s in scores]))
+    view = per_call_metrics(sessions)
+    view["records_without_call_labels"] = unlabelled
+    return preds, view
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -150,9 +150,38 @@ def _wrong_sample(preds: Sequence[Prediction], seed: int) -> list[str]:
     return lines
 
 
+def _per_call_table(view: dict) -> list[str]:
+    """The guard's view: caught at the call, false alarms per benign call, how late a detection came."""
+    delay = view["delay"]
+
+    def share(v) -> str:
+        return f"{pct(v)}%" if v is not None else "—"
+
+    return [
+        "### Per call (the guard's view)",
+        "",
+        f"{view['positions']} positions in {view['sessions']} logs ({view['unsafe_positions']} unsafe); the record "
+        "metrics above are derived from these verdicts (a record's class is its first unsafe call's).",
+        "",
+        "| caught at the call | right class at the call | false alarms per benign call | before the deviation |",
+        "|---|---|---|---|",
+        f"| {share(view['caught_at_call'])} | {share(view['class_right_at_call'])} | "
+        f"{share(view['false_alarms_per_benign_call'])} | {share(view['false_alarms_before_deviation'])} |",
+        "",
+        "| first unsafe verdict | early (false alarm first) | at the call | 1 late | 2 late | 3+ late | missed |",
+        "|---|---|---|---|---|---|---|",
+        "| share of attack logs | "
+        + " | ".join(share(delay[k]) for k in ("early", "0", "1", "2", "3+", "missed"))
+        + " |",
+        "",
+    ]
+
+
 def _section(result: ModeResult, suffix: str, seed: int) -> list[str]:
     m = result.metrics
     lines = [f"## Mode `{result.mode}`", "", *_metric_table(m), ""]
+    if "per_call" in m:
+        lines += _per_call_table(m["per_call"])
     lines += [
         "### Beside the paper's Table 2",
         "",
