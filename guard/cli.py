@@ -142,7 +142,9 @@ def cmd_proxy(args) -> int:
         if measured:
             say(
                 f"guardian ready; a pass takes {measured['short_pass_s']:.2f} s here "
-                f"({measured['long_pass_s']:.2f} s on a long session): deadline {measured['deadline_ms']} ms (auto)"
+                f"({measured['long_pass_s']:.2f} s on a long session, {measured['incremental_pass_s']:.2f} s for "
+                f"its next call from the session's cache): deadline {measured['deadline_ms']} ms (auto, covers a "
+                "cold pass)"
             )
 
     name = args.guardian or args.api_model or args.api_base
@@ -217,7 +219,8 @@ def cmd_check(args) -> int:
         "load_s": round(load_s, 3),
         **measured,
         "suggested_deadline_ms": measured["deadline_ms"],
-        "rule": f"{AUTO_FACTOR:g} x the long-session pass, rounded up to 500 ms, at least 2000 ms",
+        "rule": f"{AUTO_FACTOR:g} x the long-session pass, rounded up to 500 ms, at least 2000 ms (a cold pass: "
+        "a session's first call or one whose cache was evicted; later calls run only their new tokens)",
         "policy": policy.source,
         "policy_deadline_ms": current,
     }

@@ -128,6 +128,14 @@ def measure(guardian: Guardian) -> dict:
         start = time.perf_counter()
         guardian.review_one(traj)
         out[f"{name}_pass_s"] = round(time.perf_counter() - start, 3)
+    # a live session's next call: the session's cache holds everything before it, so only the new turn runs.
+    # The deadline still covers the cold pass: a session's first call, or one whose cache was evicted.
+    live = sessions["long"].model_copy(update={"meta": {"session": "calibration"}})
+    earlier = live.model_copy(update={"messages": live.messages[:-2]})  # up to the call before
+    guardian.review_one(earlier)
+    start = time.perf_counter()
+    guardian.review_one(live)
+    out["incremental_pass_s"] = round(time.perf_counter() - start, 3)
     out["deadline_ms"] = suggested_deadline_ms(out["long_pass_s"])
     return out
 

@@ -331,7 +331,7 @@ def test_auto_deadline_comes_from_a_measured_pass(tmp_path):
     guardian = SlowGuardian(1.3)  # slower than the floor allows for: the deadline must grow with it
     ready = []
     loader = GuardianLoader(lambda: guardian, "slow", calibrate=True, on_ready=ready.append)
-    assert loader.get(30) is guardian and guardian.passes == 3  # warm-up, short, long
+    assert loader.get(30) is guardian and guardian.passes == 5  # warm-up, short, long, a live session (2)
     assert loader.measurement["long_pass_s"] >= 1.3 and loader.auto_deadline_ms >= 2600
     deadline = time.time() + 5
     while not ready and time.time() < deadline:
@@ -365,6 +365,7 @@ def test_check_command_times_a_pass_and_suggests_a_deadline(tmp_path, tiny_model
     captured = capsys.readouterr()
     report = json.loads(captured.out)
     assert report["short_pass_s"] > 0 and report["long_pass_s"] > 0 and report["load_s"] > 0
+    assert report["incremental_pass_s"] > 0  # the next call of a live session, from its cache
     assert report["suggested_deadline_ms"] >= 2000 and report["policy_deadline_ms"] == 1
     assert "shorter than a pass here" in report["warning"]
     assert f"deadline_ms: {report['suggested_deadline_ms']}" in captured.err
