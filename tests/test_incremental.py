@@ -253,3 +253,29 @@ def test_the_guard_judges_a_live_session_on_its_new_tokens(guardian, sessions):
         prob, label, _ = _full(guardian, guardian.session_prompt(snap, earlier))
         assert review.label == label and review.p_unsafe == pytest.approx(prob, abs=1e-4)
         verdicts.append(label)
+
+
+@pytest.mark.slow
+def test_the_latency_benchmark_times_both_modes_on_the_same_checks(guardian, tmp_path):
+    import json
+
+    from benchmarks.guard_latency import main
+
+    out = tmp_path / "latency.json"
+    assert (
+        main(["--model", guardian.name, "--lengths", "400", "1200", "--repeats", "2", "--output", str(out)])
+        == 0
+    )
+    got = json.loads(out.read_text())
+    assert {(r["session_tokens"], r["mode"]) for r in got["rows"]} == {
+        (n, m) for n in (400, 1200) for m in ("reread", "incremental")
+    }
+    rows = {(r["session_tokens"], r["mode"]): r for r in got["rows"]}
+    for n in (400, 1200):  # the same checks in both modes; the cache runs only the new turn
+        reread, inc = rows[(n, "reread")], rows[(n, "incremental")]
+        assert (
+            reread["measured_at_tokens"] == inc["measured_at_tokens"]
+            and min(reread["measured_at_tokens"]) >= n
+        )
+        assert inc["computed_tokens_p50"] < reread["computed_tokens_p50"] == reread["prompt_tokens_p50"]
+    assert set(got["reread_over_incremental"]) == {"400", "1200"} and got["format"] == "stream"
