@@ -143,8 +143,8 @@ def cmd_proxy(args) -> int:
             say(
                 f"guardian ready; a pass takes {measured['short_pass_s']:.2f} s here "
                 f"({measured['long_pass_s']:.2f} s on a long session, {measured['incremental_pass_s']:.2f} s for "
-                f"its next call from the session's cache): deadline {measured['deadline_ms']} ms (auto, covers a "
-                "cold pass)"
+                f"its next call from the session's cache): deadline {measured['deadline_ms']} ms (auto), which covers "
+                "a cold pass"
             )
 
     name = args.guardian or args.api_model or args.api_base
