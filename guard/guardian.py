@@ -181,9 +181,8 @@ class Guardian:
             self._verdicts[session] = mine
             while len(self._verdicts) > self.max_sessions:
                 self._verdicts.popitem(last=False)
-        earlier = [
-            mine.get(p.get("call"), SAFE) for p in found[:-1]
-        ]  # calls it never judged count as allowed
+        # calls it never judged (and answers, which the wire does not carry) count as allowed
+        earlier = [mine.get(p.get("call"), SAFE) for p in found[:-1]]
         prompt = self.loaded.session_prompt(traj, earlier)
         [score], seconds = self._timed(lambda: [self.loaded.check(session, prompt)], 1)
         mine[found[-1]["call"]] = score.label

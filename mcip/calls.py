@@ -78,3 +78,15 @@ def _key(p: Position) -> tuple[str, str | int]:
 def record_label(labels: list[Position]) -> str:
     """The paper's record-level label: the first unsafe position's class, else ``true``."""
     return next((p["label"] for p in labels if p["label"] != SAFE), SAFE)
+
+
+def upto_position(traj: Trajectory, k: int) -> Trajectory:
+    """``traj`` as it stood when position ``k`` (``positions``) was proposed: its message and everything before it
+    (calls proposed beside it in the same message stay, as the guard saw them)."""
+    p = positions(traj)[k]
+    end = p.get("answer")
+    if "call" in p:
+        end = next(
+            i for i, m in enumerate(traj.messages) if any(c.id == p["call"] for c in m.tool_calls or ())
+        )
+    return traj.model_copy(update={"messages": traj.messages[: end + 1], "flows": None})

@@ -27,7 +27,7 @@ from mcip.backends import (
     VLLMBackend,
     load_tokenizer,
 )
-from mcip.calls import positions
+from mcip.calls import positions, upto_position
 from mcip.folder import ModelError, ModelFolder
 from mcip.incremental import PrefixCache
 from mcip.prompting import ANSWER_ROOM, MARGIN, PAPER_ANSWER_ROOM, Prompter
@@ -189,15 +189,3 @@ def load_guardian(
     if isinstance(b, TransformersBackend) and not paper:
         cache = PrefixCache(b.model, b.tokens, context or 1 << 30, cache_mib)
     return LoadedGuardian(model or api_model or api_base, folder, b, context, room, prompter, cache)
-
-
-def upto_position(traj: Trajectory, k: int) -> Trajectory:
-    """``traj`` as it stood when position ``k`` (``mcip.calls.positions``) was proposed: its message and
-    everything before it (calls proposed beside it in the same message stay, as the guard saw them)."""
-    p = positions(traj)[k]
-    end = p.get("answer")
-    if "call" in p:
-        end = next(
-            i for i, m in enumerate(traj.messages) if any(c.id == p["call"] for c in m.tool_calls or ())
-        )
-    return traj.model_copy(update={"messages": traj.messages[: end + 1], "flows": None})

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mcip.scoring import AnswerTokens, letter_heads, read_verdicts
+from mcip.scoring import AnswerTokens, common_prefix, letter_heads, read_verdicts
 
 
 @dataclass
@@ -108,7 +108,7 @@ class PrefixCache:
             entry = self._entries.pop(key, None)
             shared = 0
             if entry is not None:
-                shared = _common_prefix(entry.ids, full)
+                shared = common_prefix([entry.ids, full])
                 shared = min(shared, len(full) - keep)  # the verdict positions are always computed
                 entry.cache.crop(shared - len(entry.ids))
             cache = entry.cache if entry is not None else DynamicCache(config=self.model.config)
@@ -140,11 +140,3 @@ class PrefixCache:
         while self._entries and self.cached_tokens * self._per_token > budget:
             self._entries.popitem(last=False)  # least recently used first
             self.stats.evictions += 1
-
-
-def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    n = min(len(a), len(b))
-    i = 0
-    while i < n and a[i] == b[i]:
-        i += 1
-    return i

@@ -76,7 +76,8 @@ def end_of_turn_token(tokenizer) -> str:
     return tokenizer.convert_ids_to_tokens(end_of_turn_id(tokenizer))
 
 
-def _common_prefix(seqs: Sequence[Sequence[int]]) -> int:
+def common_prefix(seqs: Sequence[Sequence[int]]) -> int:
+    """How many leading tokens all ``seqs`` share."""
     n = 0
     while all(len(s) > n for s in seqs) and len({s[n] for s in seqs}) == 1:
         n += 1
@@ -111,14 +112,14 @@ def answer_tokens(tokenizer) -> AnswerTokens:
     ref = render_chat(tokenizer, _REFERENCE)
     base = encode(tokenizer, ref)
     seqs = {lb.string: encode(tokenizer, ref + format_answer(lb.string)) for lb in LABELS}
-    verdict_pos = _common_prefix(list(seqs.values()))
+    verdict_pos = common_prefix(list(seqs.values()))
     safe_id, unsafe_id = seqs[SAFE][verdict_pos], seqs[RISK_LABELS[0]][verdict_pos]
     if safe_id == unsafe_id:
         raise ScoringError(
             "'safe' and 'unsafe' start with the same token; fast scoring cannot tell them apart"
         )
-    keep = _common_prefix([base, seqs[SAFE][:verdict_pos]])
-    letter_pos = _common_prefix([seqs[lb] for lb in RISK_LABELS])
+    keep = common_prefix([base, seqs[SAFE][:verdict_pos]])
+    letter_pos = common_prefix([seqs[lb] for lb in RISK_LABELS])
     heads = Counter(seqs[lb][letter_pos] for lb in RISK_LABELS)
     letters = {
         lb: tuple(seqs[lb][letter_pos : letter_pos + (1 if heads[seqs[lb][letter_pos]] == 1 else 2)])

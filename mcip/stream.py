@@ -25,7 +25,7 @@ of new tokens. Training and the guard split the same way.
 
 from __future__ import annotations
 
-from mcip.calls import META_KEY, Position, positions
+from mcip.calls import META_KEY, Position, positions, upto_position
 from mcip.flows import derive_flows
 from mcip.prompt import (
     LOG_BEGIN,
@@ -65,14 +65,14 @@ def _position_flows(traj: Trajectory, flows) -> list[int]:
     return out
 
 
-def turns(traj: Trajectory, style: str = "compact", opening: int = 0) -> list[str]:
-    """The user turns, one per position: the flows since the previous position; the first (position
-    ``opening``'s) holds the tool list and every flow before it."""
+def turns(traj: Trajectory, style: str = "compact", opening: int = 0, upto: int | None = None) -> list[str]:
+    """The user turns of positions ``opening`` to ``upto`` (default: the last), one per position: the flows since
+    the previous position; the first (position ``opening``'s) holds the tool list and every flow before it."""
     compact = style == "compact"
     flows = traj.flows or derive_flows(traj)
     ends = _position_flows(traj, flows)
-    out, start = [], 0
-    for n, end in enumerate(ends):
+    out = []
+    for n, end in enumerate(ends[:upto]):
         if n < opening:
             continue
         start = ends[n - 1] + 1 if n > opening else 0
@@ -88,9 +88,7 @@ def turns(traj: Trajectory, style: str = "compact", opening: int = 0) -> list[st
 def recut_opening(traj: Trajectory, k: int, style: str, budget: int, count_tokens: TokenCounter) -> str:
     """Position ``k``'s opening turn cut to ``budget`` tokens: everything up to and including its flow, rendered
     by the evidence-keeping renderer (the log stays open: no end marker, no proposed-call note)."""
-    flows = traj.flows or derive_flows(traj)
-    end = _position_flows(traj, flows)[k]
-    upto = traj.model_copy(update={"messages": traj.messages[: flows[end].message + 1], "flows": None})
+    upto = upto_position(traj, k)
     head = f"{STREAM_HEAD}\n"
     room = budget - count_tokens(head)
     for _ in range(4):  # dropping the end marker frees a few tokens; a tokenizer may merge across joins
@@ -129,7 +127,7 @@ def chats(
     if any(v is None for v in verdicts[:-1]):
         raise StreamError(f"record {traj.id}: only the last position may await its verdict")
     system = {"role": "system", "content": system_policy(style)}
-    texts = turns(traj, style)[: len(verdicts)]
+    texts = turns(traj, style, upto=len(verdicts))
 
     # every turn is costed with the longest verdict, known or not, so a chat splits where it will split once the
     # pending verdict is in: what the guard reads before a verdict stays a prefix of what it reads after it
@@ -147,7 +145,7 @@ def chats(
             out.append(chat)
             chat = []
         if not chat:
-            opening = turns(traj, style, opening=k)[0] if k else text
+            opening = turns(traj, style, opening=k, upto=k + 1)[0] if k else text
             half = None if room is None else (room - base) // 2
             if opening_budget is not None:
                 half = min(half or opening_budget, opening_budget)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from mcip.calls import positions
-from mcip.guardian import load_guardian, upto_position
+from mcip.calls import positions, upto_position
+from mcip.guardian import load_guardian
 from mcip.incremental import PrefixCache, kv_bytes_per_token
 from mcip.prompt import PromptFormat, format_answer, is_truncated
 from mcip.prompting import token_counter

@@ -17,7 +17,7 @@ from mcip.calls import META_KEY
 from mcip.prompt import PromptFormat, is_truncated
 from mcip.prompting import MARGIN, ContextError, fit_log_budget, template_overhead, token_counter
 from mcip.record import from_row
-from mcip.scoring import encode, render_chat
+from mcip.scoring import common_prefix, encode, render_chat
 from mcip.stream import StreamError, chats
 
 # Bump when the tokenized layout changes (columns, label rule); the key covers everything else.
@@ -157,9 +157,7 @@ def tokenize_row(row: dict[str, Any], tokenizer) -> dict[str, Any]:
     prompt_ids = tokenizer.apply_chat_template(row["prompt"], add_generation_prompt=True, tokenize=True)
     ids = tokenizer.apply_chat_template(row["prompt"] + row["completion"], tokenize=True)
     prompt_ids, ids = _ids(prompt_ids), _ids(ids)
-    start = 0
-    while start < min(len(prompt_ids), len(ids)) and prompt_ids[start] == ids[start]:
-        start += 1
+    start = common_prefix([prompt_ids, ids])
     return {
         "input_ids": ids,
         "labels": [-100] * start + ids[start:],
