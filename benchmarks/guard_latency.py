@@ -6,13 +6,16 @@
 One long session (real-size generated sessions of the default data recipe, one after another, as a busy agent's
 day) is judged call by call exactly as the guard does (``mcip.guardian.LoadedGuardian.session_prompt`` with the
 guardian's own earlier verdicts, ``check`` with the session's key/value cache). At the ``--repeats`` checks
-after the session passes each length, the same prompt is also scored from scratch (``reread``: one full forward
-pass, today's cost without the cache), interleaved, so both modes share the machine's load. Both give the same
-verdict (checked). The guardian reads the session in the stream format (``--stream``, default on, also for a
-one-shot guardian: the cost is the architecture's, not the training's). Past the context (SmolLM2: 8,192) the
-stream re-cuts into a new chat, so a 16k-token session is read as its current chat (each row gives the chat's
-length); ``--context 20000`` keeps the whole session in one chat, to time re-reading 16k tokens. Writes
-``benchmarks/results/guard_latency.json``: ``{"cpu": ..., "rows": [{"session_tokens", "mode", "p50_ms", ...}]}``.
+after the session passes each length, the whole session is also scored from scratch (``reread``: one forward
+pass over the session as one chat, with no cache and no window: what a check costs when the guard re-reads
+everything), interleaved, so both modes share the machine's load. While the session fits the window both read the
+same prompt and give the same verdict (checked). The guardian reads the session in the stream format
+(``--stream``, default on, also for a one-shot guardian: the cost is the architecture's, not the training's).
+Past the window (``--window``, the guard's ``window_tokens``, default 4,096) the guard re-cuts the history into a
+new chat, so the incremental check reads the current chat (each row gives its length); the re-read does not (past
+SmolLM2's 8,192 positions a real guard would have to cut it too: it is timed as the cost of not cutting).
+``--window 0`` keeps the whole session in one chat for both modes (``--context 20000`` lets it pass 8,192 positions).
+Writes ``benchmarks/results/guard_latency.json``: ``{"cpu": ..., "rows": [{"session_tokens", "mode", "p50_ms", ...}]}``.
 """
 
 from __future__ import annotations
@@ -55,14 +58,15 @@ def long_session(target: int, g, seed_records: int = 600):
 
 
 def stream_tokens(traj, g, upto: int | None = None) -> int:
-    """Tokens of every chat the guardian reads for ``traj`` up to position ``upto`` (default: all of it)."""
+    """The session's length: its tokens up to position ``upto`` (default: all of it) read as one chat, with no
+    window or context to re-cut it (what each row's ``session_tokens`` counts)."""
     from mcip.calls import positions
     from mcip.scoring import encode, render_chat
     from mcip.stream import chats
 
     n = len(positions(traj)) if upto is None else upto + 1
-    every = chats(traj, ["true"] * n, g.fmt.style, g.stream_room, g.prompter.count_tokens, g.fmt.log_budget)
-    return sum(len(encode(g.tokenizer, render_chat(g.tokenizer, c))) for c in every)
+    (chat,) = chats(traj, ["true"] * n, g.fmt.style, None, g.prompter.count_tokens, g.fmt.log_budget)
+    return len(encode(g.tokenizer, render_chat(g.tokenizer, chat)))
 
 
 def pct(values: list[float], q: float) -> float:
@@ -84,6 +88,13 @@ def main(argv: list[str] | None = None) -> int:
         help="positions a chat may take before the stream re-cuts (default: the model's; raise it to time "
         "re-reading a 16k-token chat on a model that attends to 8k)",
     )
+    ap.add_argument(
+        "--window",
+        type=int,
+        default=None,
+        help="tokens one chat may take before the session re-cuts into a new one (default: the guard's, "
+        "mcip.stream.STREAM_WINDOW; 0: the context)",
+    )
     ap.add_argument("--output", default=str(OUT))
     args = ap.parse_args(argv)
 
@@ -92,15 +103,20 @@ def main(argv: list[str] | None = None) -> int:
     from mcip.calls import positions
     from mcip.guardian import load_guardian
     from mcip.scoring import encode, render_chat
+    from mcip.stream import STREAM_WINDOW
     from train.precision import cpu_model
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    g = load_guardian(args.model, progress=False, batch_size=1, context=args.context)
+    window = STREAM_WINDOW if args.window is None else (args.window or None)
+    g = load_guardian(args.model, progress=False, batch_size=1, context=args.context, window=window)
     if args.stream and not g.fmt.stream:
         g = dataclasses.replace(
             g, prompter=dataclasses.replace(g.prompter, fmt=dataclasses.replace(g.fmt, stream=True))
         )
+    whole = dataclasses.replace(
+        g, window=None, context=None
+    )  # no cache, no window: the whole session, one pass
     traj = long_session(max(args.lengths), g)
     found = positions(traj)
     print(f"session: {len(found)} positions, {stream_tokens(traj, g)} tokens; model {args.model}", flush=True)
@@ -108,39 +124,38 @@ def main(argv: list[str] | None = None) -> int:
     verdicts: list[str] = []
     timed: dict[int, dict[str, list]] = {n: {"reread": [], "incremental": []} for n in sorted(args.lengths)}
     g.backend.warm_up([{"role": "user", "content": "warm up"}])
-    closed, last, opening = (
-        0,
-        0,
-        None,
-    )  # tokens of the chats the stream has closed; the current chat's opening turn
     for k in range(len(found)):
         prompt = g.session_prompt(traj, verdicts)
         ids = encode(g.tokenizer, render_chat(g.tokenizer, prompt))
-        if opening is not None and prompt[1]["content"] != opening:  # re-cut: a new chat began
-            closed += last
-        opening, last = prompt[1]["content"], len(ids)
         start = time.perf_counter()
         check = g.cache.check("day", ids)
         inc_ms = (time.perf_counter() - start) * 1000
         verdicts.append(check.label)
-        session = closed + len(ids)
+        if all(len(t["reread"]) >= args.repeats for t in timed.values()):
+            break
+        session = stream_tokens(traj, g, k)
         due = [n for n in timed if session >= n and len(timed[n]["reread"]) < args.repeats]
         if not due:
-            if all(len(t["reread"]) >= args.repeats for t in timed.values()):
-                break
             continue
+        reread = whole.session_prompt(traj, verdicts[:-1])
         start = time.perf_counter()
-        p, label, _ = g.backend.fast([prompt], with_probs=True)[0]
+        p, label, _ = g.backend.fast([reread], with_probs=True)[0]
         re_ms = (time.perf_counter() - start) * 1000
-        if label != check.label or abs(p - check.p_unsafe) > 1e-3:
+        re_ids = ids if reread == prompt else encode(g.tokenizer, render_chat(g.tokenizer, reread))
+        if reread == prompt and (label != check.label or abs(p - check.p_unsafe) > 1e-3):
             raise SystemExit(
                 f"position {k}: incremental {check.label} {check.p_unsafe} != reread {label} {p}"
             )
-        row = {"session_tokens": session, "prompt_tokens": len(ids)}
-        timed[due[0]]["incremental"].append({**row, "ms": inc_ms, "computed": check.computed})
-        timed[due[0]]["reread"].append({**row, "ms": re_ms, "computed": len(ids)})
+        row = {"session_tokens": session}
+        timed[due[0]]["incremental"].append(
+            {**row, "prompt_tokens": len(ids), "ms": inc_ms, "computed": check.computed}
+        )
+        timed[due[0]]["reread"].append(
+            {**row, "prompt_tokens": len(re_ids), "ms": re_ms, "computed": len(re_ids)}
+        )
         print(
-            f"  {session:>6} session tokens, chat {len(ids):>5}: reread {re_ms:8.0f} ms, incremental "
+            f"  {session:>6} session tokens, chat {len(ids):>5}: reread {re_ms:8.0f} ms ({len(re_ids)} tokens), "
+            f"incremental "
             f"{inc_ms:7.0f} ms ({check.computed} new tokens)",
             flush=True,
         )
@@ -181,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         "model": args.model,
         "format": "stream" if g.fmt.stream else "one-shot",
         "context": g.context,
+        "window": g.window,
         "cache": g.cache.stats.to_dict(),
         "rows": rows,
         "reread_over_incremental": ratios,

@@ -31,7 +31,7 @@ def _guardian_args(p: argparse.ArgumentParser, required: bool = True) -> None:
     p.add_argument("--batch-size", type=int, default=8)
 
 
-def _guardian_factory(args):
+def _guardian_factory(args, policy):
     from guard.guardian import Guardian
 
     if not (args.guardian or args.api_base):
@@ -44,6 +44,7 @@ def _guardian_factory(args):
             api_model=args.api_model,
             api_key_env=args.api_key_env,
             batch_size=args.batch_size,
+            window=policy.model.window_tokens,
         )
 
     return make
@@ -56,7 +57,7 @@ def cmd_review(args) -> int:
     policy = load_policy(args.policy)
     try:
         records = load_jsonl(args.log)
-        guardian = _guardian_factory(args)()
+        guardian = _guardian_factory(args, policy)()
     except (RecordError, GuardianError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -149,7 +150,11 @@ def cmd_proxy(args) -> int:
 
     name = args.guardian or args.api_model or args.api_base
     loader = GuardianLoader(
-        _guardian_factory(args), name, on_error=load_failed, calibrate=policy.deadline_auto, on_ready=ready
+        _guardian_factory(args, policy),
+        name,
+        on_error=load_failed,
+        calibrate=policy.deadline_auto,
+        on_ready=ready,
     )
     cfg = ProxyConfig(
         policy=policy,
@@ -190,7 +195,7 @@ def cmd_proxy(args) -> int:
 def cmd_hook(args) -> int:
     from guard.hook import run_hook
 
-    return run_hook(args, _guardian_factory(args))
+    return run_hook(args, _guardian_factory(args, load_policy(args.policy)))
 
 
 def cmd_check(args) -> int:
@@ -207,7 +212,7 @@ def cmd_check(args) -> int:
         return 2
     start = time.perf_counter()
     try:
-        guardian = _guardian_factory(args)()
+        guardian = _guardian_factory(args, policy)()
         load_s = time.perf_counter() - start
         measured = measure(guardian)
     except GuardianError as err:

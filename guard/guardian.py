@@ -31,6 +31,7 @@ from mcip.folder import ModelError, ModelFolder
 from mcip.guardian import Score, load_guardian
 from mcip.prompting import Prompter
 from mcip.record import Trajectory
+from mcip.stream import STREAM_WINDOW
 from mcip.taxonomy import SAFE
 
 Messages = list[dict[str, str]]
@@ -129,6 +130,7 @@ class Guardian:
         timeout: float = 30.0,
         cache_mib: float = 1024.0,
         max_sessions: int = 1024,
+        window: int | None = STREAM_WINDOW,
     ):
         self.model = model
         self._lock = threading.Lock()
@@ -149,6 +151,7 @@ class Guardian:
                 timeout=timeout,
                 progress=False,
                 cache_mib=cache_mib,
+                window=window,
             )
         except ModelError as err:
             raise GuardianError(str(err)) from None

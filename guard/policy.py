@@ -36,6 +36,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from mcip.stream import STREAM_WINDOW
 from mcip.taxonomy import LABEL_STRINGS, SAFE
 
 DEFAULT_REDACT_KEYS = (
@@ -88,6 +89,9 @@ class PolicyModel(_Strict):
     ask_fallback: Literal["block", "allow"] = "block"
     on_drift: Literal["report", "block"] = "report"
     redact: Redaction = Field(default_factory=Redaction)
+    # tokens the guardian reads of a live session before it re-cuts the history into a new chat: bounds each
+    # check's cost however long the session runs (mcip.stream.STREAM_WINDOW)
+    window_tokens: int = Field(STREAM_WINDOW, gt=256)
 
     @field_validator("deadline_ms", mode="before")
     @classmethod

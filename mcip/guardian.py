@@ -33,7 +33,7 @@ from mcip.incremental import PrefixCache
 from mcip.prompting import ANSWER_ROOM, MARGIN, PAPER_ANSWER_ROOM, Prompter
 from mcip.record import Trajectory
 from mcip.scoring import encode, render_chat
-from mcip.stream import chats
+from mcip.stream import STREAM_WINDOW, chats
 from mcip.taxonomy import SAFE
 from mcip.verdict import parse_verdict
 
@@ -64,6 +64,7 @@ class LoadedGuardian:
     answer_room: int
     prompter: Prompter
     cache: PrefixCache | None = None  # per-session key/value caches (a local model only)
+    window: int | None = STREAM_WINDOW  # tokens one stream chat may take (None: the context)
 
     @property
     def tokenizer(self):
@@ -78,8 +79,9 @@ class LoadedGuardian:
 
     @property
     def stream_room(self) -> int | None:
-        """Tokens one stream chat may take: the context less the answer's room."""
-        return None if self.context is None else self.context - self.answer_room - MARGIN
+        """Tokens one stream chat may take: the window (or the context, if smaller) less the answer's room."""
+        bound = min((n for n in (self.context, self.window) if n), default=None)
+        return None if bound is None else bound - self.answer_room - MARGIN
 
     def session_prompt(self, traj: Trajectory, verdicts: list[str]) -> Messages:
         """What the guardian reads to judge position ``len(verdicts)`` of ``traj`` (``mcip.calls.positions``),
@@ -156,13 +158,15 @@ def load_guardian(
     answer_room: int | None = None,
     progress: bool = True,
     cache_mib: float = 1024.0,
+    window: int | None = STREAM_WINDOW,
 ) -> LoadedGuardian:
     """Load ``model`` (a folder or Hub id) on ``backend`` (default: transformers, or openai given ``api_base``).
 
     ``context`` overrides the model's own; ``log_budget`` caps the log below what its format and context allow;
     ``answer_room`` (default ``ANSWER_ROOM``, ``PAPER_ANSWER_ROOM`` for the paper protocol) is both the room left
     for the answer and the most tokens one is generated to. ``cache_mib`` bounds the key/value caches a local
-    model keeps for growing sessions, all sessions together. Raises ModelError.
+    model keeps for growing sessions, all sessions together; ``window`` the tokens one stream chat may take before
+    a growing session re-cuts into a new one (``STREAM_WINDOW``; None: the context). Raises ModelError.
     """
     folder = ModelFolder.read(model)
     kind = backend or ("openai" if api_base else "transformers")
@@ -188,4 +192,8 @@ def load_guardian(
     cache = None
     if isinstance(b, TransformersBackend) and not paper:
         cache = PrefixCache(b.model, b.tokens, context or 1 << 30, cache_mib)
-    return LoadedGuardian(model or api_model or api_base, folder, b, context, room, prompter, cache)
+    if window is not None and window <= room + MARGIN:
+        raise ModelError(
+            f"window {window}: a stream chat needs more than the answer's room ({room + MARGIN} tokens)"
+        )
+    return LoadedGuardian(model or api_model or api_base, folder, b, context, room, prompter, cache, window)

@@ -43,6 +43,14 @@ from mcip.prompt import (
 from mcip.record import Trajectory
 from mcip.taxonomy import LABEL_STRINGS
 
+# Tokens one stream chat may take before a growing session re-cuts into a new chat (``mcip.stream.chats``). A new
+# token attends to the whole chat, so a check's cost grows with it: on 2 AVX2 cores one check took 1.1 s at 1k
+# tokens, 1.4 s at 4k, 2.1 s at 8k and 5.2 s at 16k (benchmarks/results/guard_latency_context20k.json). Bounding
+# the chat at 4k keeps a check near the 4k cost however long the session runs; the re-cut that opens each new
+# chat (the history cut by the evidence-keeping renderer to at most half the window) costs one cold pass every
+# ~2k tokens of session. A guardian trained on 1k-token chats reads 4k ones closer to its training than 8k ones.
+STREAM_WINDOW = 4096
+
 Messages = list[dict[str, str]]
 STREAM_HEAD = "Judge each proposed call of this MCP session, and the answers, as they come."
 

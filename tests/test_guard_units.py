@@ -39,6 +39,7 @@ def proposed(traj: Trajectory) -> Trajectory:
         ("deadline_ms: -1\n", "deadline_ms"),
         ("fail_closed: true\n", "fail_closed"),
         ("redact:\n  arguments: password\n", "redact.arguments"),
+        ("window_tokens: 100\n", "window_tokens"),
     ],
 )
 def test_malformed_policy_names_file_and_field(tmp_path, text, field):
@@ -64,6 +65,7 @@ def test_policy_syntax_errors_and_cli_exit_code(tmp_path, capsys):
 def test_policy_defaults_fail_closed_and_per_class_thresholds(tmp_path):
     default = load_policy(None)
     assert not default.fail_open and default.action_for(0.5, "replay_function") == "block"
+    assert default.model.window_tokens == 4096
     assert default.action_for(0.49, "replay_function") == "allow"
     path = tmp_path / "p.yaml"
     path.write_text(

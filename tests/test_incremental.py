@@ -125,6 +125,23 @@ def test_judging_every_position_in_one_pass(guardian, sessions):
     assert oneshot.session_prompt(traj, [SAFE]) == oneshot.prompt(upto_position(traj, 1))
 
 
+def test_the_window_bounds_every_chat_the_guard_reads(guardian, default_records):
+    from mcip.folder import ModelError
+
+    traj = max(default_records[:120], key=lambda t: len(t.model_dump_json()))
+    labels = [p["label"] for p in traj.meta["call_labels"]]
+    assert guardian.window == 4096 and guardian.stream_room == 4096 - guardian.answer_room - 8
+    g = dataclasses.replace(guardian, window=700)
+    recut = 0
+    for k in range(len(labels)):  # every question stays within the window; past it the history is re-cut
+        prompt = g.session_prompt(traj, labels[:k])
+        assert g.prompt_tokens(prompt) <= g.stream_room < 700
+        recut += is_truncated(prompt[1]["content"])
+    assert recut > 0
+    with pytest.raises(ModelError, match="window 20"):
+        load_guardian(guardian.name, progress=False, window=20)
+
+
 @pytest.mark.slow
 def test_stream_training_labels_every_verdict(default_records, smollm2_dir, tiny_model_dir):
     from transformers import AutoTokenizer

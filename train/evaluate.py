@@ -42,6 +42,7 @@ from mcip.guardian import LoadedGuardian, load_guardian
 from mcip.prompting import ContextError, prompt_stats
 from mcip.record import RecordError, Trajectory, from_row, load_jsonl, not_gold
 from mcip.scoring import ScoringError, TemplateError
+from mcip.stream import STREAM_WINDOW
 from mcip.taxonomy import SAFE
 from train.metrics import Prediction, baselines, compute_metrics, per_call_metrics
 from train.report import ModeResult, write_outputs
@@ -99,6 +100,13 @@ class EvalConfig:
     context: int | None = field(
         default=None,
         metadata={"help": "positions the model attends to (default: its config's max_position_embeddings)"},
+    )
+    window: int = field(
+        default=STREAM_WINDOW,
+        metadata={
+            "help": "per_call mode with a stream guardian: tokens one chat may take before the session re-cuts "
+            "into a new one (the guard policy's window_tokens; 0: the context)"
+        },
     )
     log_budget: int | None = field(
         default=None,
@@ -208,6 +216,7 @@ def load(cfg: EvalConfig) -> LoadedGuardian:
         log_budget=cfg.log_budget,
         paper=cfg.protocol == "paper",
         answer_room=cfg.max_new_tokens,
+        window=cfg.window or None,
     )
 
 
