@@ -228,6 +228,8 @@ def cmd_check(args) -> int:
         "a session's first call or one whose cache was evicted; later calls run only their new tokens)",
         "policy": policy.source,
         "policy_deadline_ms": current,
+        # a stream guardian reads a live session as one chat up to this many tokens, then re-cuts it
+        "window_tokens": guardian.loaded.window if guardian.loaded.fmt.stream else None,
     }
     del report["deadline_ms"]
     if current != "auto" and current < measured["long_pass_s"] * 1000:
