@@ -6,6 +6,11 @@ baseline on the same items and the share of prompts cut to fit. Points already i
 curve grows across sittings (``runs/`` may not survive one; ``benchmarks/results/guardian_curve.json`` does).
 
     python -m benchmarks.guardian_curve --run runs/guardian --data data/mcip-synth --n 200
+    python -m benchmarks.guardian_curve --loss-bins 25 runs/guardian runs/guardian-full   # training loss, A/B
+
+Each point also carries the mean training loss of the ``LOSS_SPAN`` steps before it. On the answer tokens of
+this data, predicting the class prior (1/3 safe, ten equal unsafe classes) costs 0.187 a token (2.17 nats over
+11.6 answer tokens), so a loss that stays there means the run has learned the format and the prior, not the task.
 """
 
 from __future__ import annotations
@@ -20,6 +25,38 @@ from mcip.io import write_json
 from train.trainer import complete_checkpoints, read_marker
 
 REPO = Path(__file__).resolve().parents[1]
+LOSS_SPAN = 25
+
+
+def losses(state: dict) -> dict[int, float]:
+    """Logged training loss by step."""
+    return {e["step"]: e["loss"] for e in state.get("log_history", []) if "loss" in e}
+
+
+def mean_loss(state: dict, start: int, stop: int) -> float | None:
+    """Mean logged loss of the steps in (start, stop]."""
+    got = [v for k, v in losses(state).items() if start < k <= stop]
+    return round(sum(got) / len(got), 4) if got else None
+
+
+def newest_state(run: str) -> dict:
+    done = complete_checkpoints(run)
+    if not done:
+        raise SystemExit(f"{run}: no finished checkpoint")
+    return json.loads((done[-1] / "trainer_state.json").read_text())
+
+
+def loss_table(runs: list[str], span: int) -> str:
+    """Mean training loss per ``span`` steps of each run, side by side (same batch: same examples per row)."""
+    states = {run: newest_state(run) for run in runs}
+    last = max(s["global_step"] for s in states.values())
+    lines = ["| steps | examples | " + " | ".join(runs) + " |", "|---" * (len(runs) + 2) + "|"]
+    for stop in range(span, last + 1, span):
+        cells = [mean_loss(s, stop - span, stop) for s in states.values()]
+        batch = next(iter(states.values()))["train_batch_size"]
+        lines.append(f"| {stop - span + 1}-{stop} | {stop * batch} | " + " | ".join(
+            "-" if c is None else f"{c:.3f}" for c in cells) + " |")  # fmt: skip
+    return "\n".join(lines)
 
 
 def point(checkpoint: Path, args) -> dict:
@@ -38,6 +75,7 @@ def point(checkpoint: Path, args) -> dict:
         "auprc": m["unsafe"].get("auprc"),
         "hard_negatives_flagged": m.get("hard_negatives", {}).get("flagged_rate"),
         "majority_rr_macro_f1": m["baselines"]["majority"]["risk_resistance"]["macro_f1"],
+        "train_loss": mean_loss(state, state["global_step"] - LOSS_SPAN, state["global_step"]),
         "truncated_share": m.get("truncated_share"),
     }
 
@@ -52,7 +90,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=200)
     parser.add_argument("--every", type=int, default=125, help="score checkpoints at multiples of this step")
     parser.add_argument("--out", default=str(REPO / "benchmarks/results/guardian_curve.json"))
+    parser.add_argument(
+        "--loss-bins", type=int, metavar="STEPS", help="print the runs' training loss per STEPS"
+    )
+    parser.add_argument("runs", nargs="*", help="with --loss-bins: the runs to compare (default: --run)")
     args = parser.parse_args(argv)
+    if args.loss_bins:
+        print(loss_table(args.runs or [args.run], args.loss_bins))
+        return 0
     out = Path(args.out)
     points = {p["step"]: p for p in (json.loads(out.read_text())["points"] if out.is_file() else [])}
     for checkpoint in complete_checkpoints(args.run):
