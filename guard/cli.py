@@ -195,7 +195,8 @@ def cmd_proxy(args) -> int:
 def cmd_hook(args) -> int:
     from guard.hook import run_hook
 
-    return run_hook(args, _guardian_factory(args, load_policy(args.policy)))
+    policy = load_policy(args.policy)
+    return run_hook(args, policy, _guardian_factory(args, policy))
 
 
 def cmd_check(args) -> int:

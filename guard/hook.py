@@ -20,7 +20,6 @@ import anyio
 
 from guard.audit import AuditLog, Redactor, env_secrets
 from guard.gate import Gate, GuardianLoader
-from guard.policy import load_policy
 from mcip.record import Message, Tool, ToolCall, Trajectory
 
 _DECISION = {"allow": "allow", "log": "allow", "block": "deny", "ask": "ask"}
@@ -70,9 +69,8 @@ def transcript_messages(path: str | None) -> list[Message]:
     return msgs
 
 
-def run_hook(args, factory) -> int:
+def run_hook(args, policy, factory) -> int:
     event = json.load(sys.stdin)
-    policy = load_policy(args.policy)
     name, tool_input = event.get("tool_name", "?"), event.get("tool_input") or {}
     msgs = transcript_messages(event.get("transcript_path"))
     call = ToolCall(id="proposed", function={"name": name, "arguments": tool_input})
