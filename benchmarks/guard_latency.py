@@ -114,9 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         g = dataclasses.replace(
             g, prompter=dataclasses.replace(g.prompter, fmt=dataclasses.replace(g.fmt, stream=True))
         )
-    whole = dataclasses.replace(
-        g, window=None, context=None
-    )  # no cache, no window: the whole session, one pass
+    # the re-read: no cache, no window, no context to cut it: the whole session in one pass
+    whole = dataclasses.replace(g, window=None, context=None)
     traj = long_session(max(args.lengths), g)
     found = positions(traj)
     print(f"session: {len(found)} positions, {stream_tokens(traj, g)} tokens; model {args.model}", flush=True)
@@ -155,8 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(
             f"  {session:>6} session tokens, chat {len(ids):>5}: reread {re_ms:8.0f} ms ({len(re_ids)} tokens), "
-            f"incremental "
-            f"{inc_ms:7.0f} ms ({check.computed} new tokens)",
+            f"incremental {inc_ms:7.0f} ms ({check.computed} new tokens)",
             flush=True,
         )
 

@@ -50,10 +50,10 @@ def loss_table(runs: list[str], span: int) -> str:
     """Mean training loss per ``span`` steps of each run, side by side (same batch: same examples per row)."""
     states = {run: newest_state(run) for run in runs}
     last = max(s["global_step"] for s in states.values())
+    batch = next(iter(states.values()))["train_batch_size"]
     lines = ["| steps | examples | " + " | ".join(runs) + " |", "|---" * (len(runs) + 2) + "|"]
     for stop in range(span, last + 1, span):
         cells = [mean_loss(s, stop - span, stop) for s in states.values()]
-        batch = next(iter(states.values()))["train_batch_size"]
         lines.append(f"| {stop - span + 1}-{stop} | {stop * batch} | " + " | ".join(
             "-" if c is None else f"{c:.3f}" for c in cells) + " |")  # fmt: skip
     return "\n".join(lines)

@@ -61,9 +61,8 @@ class DataRecipe:
     gold: list[str] = field(default_factory=list)  # JSONL trajectory files used as benign bases (train side)
     gold_share: float = 0.0
     prompt_style: str = "full"
-    log_budget: int | None = (
-        1500  # the stored `prompt` column's room for the log (the name training uses too)
-    )
+    # the stored `prompt` column's room for the log (the name training uses too)
+    log_budget: int | None = 1500
     rationale: bool = True  # include the "Rationale:" line in the target answer
     num_proc: int = 2
     write_jsonl: bool = True
