@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -62,6 +62,15 @@ def dumps_inline(value, separators=(", ", ": ")) -> str:
     """JSON on one line whatever the value holds: no raw newline of any kind survives."""
     text = json.dumps(value, ensure_ascii=False, separators=separators)
     return _BREAKS_RX.sub(lambda m: _UNICODE_BREAKS[m.group()], text)
+
+
+_CACHED_TEXT = 2048  # longer texts (tool results, long documents) are rarely repeated and would bloat the cache
+
+
+@lru_cache(maxsize=16384)
+def _dumps_text(text: str) -> str:
+    """``dumps_inline`` of a short string, cached: tool descriptions come back in every log listing the tool."""
+    return dumps_inline(text)
 
 
 _PLAIN = re.compile(r"[\w.@:/+-]+(?:,? [\w.@:/+-]+)*")
@@ -138,14 +147,23 @@ class _Field:
     text: str
     value: Any = None  # a parsed JSON object or list, rendered compactly when it fits
     kind: str = "content"
+    # renderings by cap: the budget search renders the same field at the same cap many times
+    _renders: dict = field(default_factory=dict, repr=False, compare=False)
 
     @cached_property
     def full(self) -> str:
-        return dumps_inline(self.value) if self.value is not None else dumps_inline(self.text)
+        if self.value is not None:
+            return dumps_inline(self.value)
+        return _dumps_text(self.text) if len(self.text) <= _CACHED_TEXT else dumps_inline(self.text)
 
     def render(self, cap: int | None) -> tuple[str, bool]:
         if cap is None or len(self.text) <= cap:
             return self.full, False
+        if cap not in self._renders:
+            self._renders[cap] = self._cut(cap)
+        return self._renders[cap]
+
+    def _cut(self, cap: int) -> tuple[str, bool]:
         cut = len(self.text) - cap
         head = self.text[: cap - cap // 3]
         tail = self.text[len(self.text) - cap // 3 :] if cap // 3 else ""
@@ -195,6 +213,7 @@ def _privilege(tool) -> str:
 _RANK = {"read": 0, "write": 1, "admin": 2}
 
 
+@lru_cache(maxsize=65536)
 def _norm(name: str) -> str:
     return "".join(ch for ch in name.lower() if ch.isalnum())
 
@@ -205,14 +224,13 @@ def key_tools(traj: Trajectory, names: list[str] | None = None) -> set[int]:
     tool's server (the twins an escalation would use instead). Kept in full when a long log is cut. ``names``
     restricts "called" to these calls (the flows still shown when old ones are omitted)."""
     tools = list(traj.tools)
-    names = [c.function.name for _, c in traj.calls()] if names is None else names
-    called = [t for t in tools if any(_called(t, n) for n in names)]
-    bare = {_norm(n.split(".")[-1]) for n in names}
+    names = {c.function.name for _, c in traj.calls()} if names is None else set(names)
+    called = [t for t in tools if t.name in names or t.qualified_name in names]
+    bare = frozenset(_norm(n.split(".")[-1]) for n in names)
     escalations = {(t.server, _RANK.get(t.privilege or "", 0)) for t in called if t.server}
 
     def depends(tool) -> bool:
-        own = _norm(tool.name)
-        if any(own == n or _similar(own, n) for n in bare):
+        if _looks_like(_norm(tool.name), bare):
             return True
         rank = _RANK.get(tool.privilege or "", -1)
         return any(tool.server == server and rank > floor for server, floor in escalations)
@@ -220,18 +238,11 @@ def key_tools(traj: Trajectory, names: list[str] | None = None) -> set[int]:
     return {i for i, tool in enumerate(tools) if depends(tool)}
 
 
-def _flow_call(traj: Trajectory, flow: Flow) -> str | None:
-    """The function a call flow (or a result flow) is about, None for other flows."""
-    if flow.call_id is None:
-        return None
-    for _, call in traj.calls():
-        if call.id == flow.call_id:
-            return call.function.name
-    return None
-
-
-def _called(tool, name: str) -> bool:
-    return name in (tool.name, tool.qualified_name)
+@lru_cache(maxsize=65536)
+def _looks_like(own: str, bare: frozenset[str]) -> bool:
+    """Whether a tool's normalised name is, or nearly is, one of the called tools' (a session's catalogue is
+    checked against the same calls again and again, hence the cache)."""
+    return own in bare or any(_similar(own, n) for n in bare)
 
 
 @lru_cache(maxsize=65536)
@@ -273,23 +284,32 @@ _LEVELS = (
 )
 
 
-def _tool_lines(traj: Trajectory, keep: set[int], others: str, compact: bool) -> list[str | _Field]:
+def _tool_entry(tool, mode: str, key: bool, compact: bool) -> list[str | _Field]:
+    signature = "" if compact or mode != "full" else f" ({_signature(tool.inputSchema)})"
+    entry: list[str | _Field] = [f"- {inline(tool.qualified_name)}{_privilege(tool)}{signature}"]
+    if tool.description:
+        text = tool.description if mode == "full" else _short(tool.description)
+        entry.append(_Field(text, kind="tool" if key else "content"))
+    return entry
+
+
+def _tool_lines(
+    traj: Trajectory, keep: set[int], others: str, compact: bool, memo: dict | None = None
+) -> list[str | _Field]:
+    """The tool list: ``keep`` in full, the others as ``others`` says. ``memo`` (one per rendering) lets the
+    budget search's layouts share each tool's lines, and their fields' cut renderings."""
+    memo = {} if memo is None else memo
     parts: list[str | _Field] = [TOOLS_BEGIN]
     hidden = []
     for i, tool in enumerate(traj.tools):
         key = i in keep
         mode = "full" if key else others
-        if mode == "count":
+        if mode in ("count", "name"):
             hidden.append(tool.qualified_name)
             continue
-        if mode == "name":
-            hidden.append(tool.qualified_name)
-            continue
-        signature = "" if compact or mode != "full" else f" ({_signature(tool.inputSchema)})"
-        parts.append(f"- {inline(tool.qualified_name)}{_privilege(tool)}{signature}")
-        if tool.description:
-            text = tool.description if mode == "full" else _short(tool.description)
-            parts.append(_Field(text, kind="tool" if key else "content"))
+        if ("tool", i, mode, key) not in memo:
+            memo["tool", i, mode, key] = _tool_entry(tool, mode, key, compact)
+        parts += memo["tool", i, mode, key]
     if hidden and others == "name":
         parts.append(f"- other tools (name only): {dumps_inline(hidden)}")
     elif hidden:
@@ -316,8 +336,9 @@ def flow_lines(traj: Trajectory, n: int, flow: Flow, compact: bool) -> list[str 
 
 
 def _flow_parts(
-    traj: Trajectory, flows: list[Flow], compact: bool, shown: set[int] | None
+    traj: Trajectory, flows: list[Flow], compact: bool, shown: set[int] | None, memo: dict | None = None
 ) -> list[str | _Field]:
+    memo = {} if memo is None else memo
     parts: list[str | _Field] = [LOG_BEGIN]
     skipped = 0
     for n, flow in enumerate(flows, 1):
@@ -327,7 +348,9 @@ def _flow_parts(
         if skipped:
             parts.append(f"... {skipped} flow(s) omitted to fit the length budget ...")
             skipped = 0
-        parts += flow_lines(traj, n, flow, compact)
+        if ("flow", n) not in memo:
+            memo["flow", n] = flow_lines(traj, n, flow, compact)
+        parts += memo["flow", n]
     if skipped:
         parts.append(f"... {skipped} flow(s) omitted to fit the length budget ...")
     parts.append(LOG_END)
@@ -406,16 +429,21 @@ def render_log(
     keep = key_tools(traj)
     n_others = len(traj.tools) - len(keep)
 
+    memo: dict = {}  # each tool's and flow's lines, shared by every layout the budget search tries
     tool_lines: dict[str, list[str | _Field]] = {}
-    flow_parts = _flow_parts(traj, flows, compact, None)
+    flow_parts = _flow_parts(traj, flows, compact, None, memo)
+    call_names: dict[str, str] = {}  # a call flow's function (the first call with its id, as ids may repeat)
+    for _, call in traj.calls():
+        call_names.setdefault(call.id, call.function.name)
 
     def layout(others: str, shown: set[int] | None = None, tools: bool = True) -> list[str | _Field]:
         if shown is not None:  # old flows omitted: only the tools the remaining calls depend on stay listed
-            names = [_flow_call(traj, flows[i]) for i in sorted(shown)]
+            names = [call_names.get(flows[i].call_id) for i in sorted(shown) if flows[i].call_id is not None]
             kept = key_tools(traj, [n for n in names if n]) if tools else set()
-            return _tool_lines(traj, kept, others, compact) + _flow_parts(traj, flows, compact, shown)
+            listed = _tool_lines(traj, kept, others, compact, memo)
+            return listed + _flow_parts(traj, flows, compact, shown, memo)
         if others not in tool_lines:
-            tool_lines[others] = _tool_lines(traj, keep, others, compact)
+            tool_lines[others] = _tool_lines(traj, keep, others, compact, memo)
         return tool_lines[others] + flow_parts
 
     full_parts = layout("full")
