@@ -234,7 +234,9 @@ def finalize(variant: Variant, recipe: DataRecipe, split: str) -> dict[str, Any]
         raise GenerationError(f"{variant.kind}: {err}") from None
     meta = {**traj.meta, "kind": variant.kind, "rationale": rationale, "split": split, CALL_LABELS: calls}
     traj = traj.model_copy(update={"label": variant.label, "flows": flows, "meta": meta})
-    dumped = traj.model_dump(mode="json", exclude_none=True)  # dumped once: the id and the record's JSON
+    # dumped once, for the id and the record's JSON; through pydantic's JSON writer, which is twice as fast as
+    # model_dump(mode="json") on these logs (free-form meta and arguments) and gives the same values
+    dumped = json.loads(traj.model_dump_json(exclude_none=True))
     dumped["id"] = _digest(dumped)  # = record_id(traj)
     traj = traj.model_copy(update={"id": dumped["id"]})
     # TRL-ready columns for users who train on the dataset as it is: the data recipe's style and estimated budget.
