@@ -1,13 +1,17 @@
 """AgentDojo benchmark: how a guardian scores on tasks, tools and injections someone else wrote.
 
 Builds ``data/agentdojo.jsonl`` from AgentDojo's suites if it is missing (``python -m data_gen.importers.agentdojo``;
-evaluation only, never training data), then scores each model with the real ``python -m train.evaluate`` (guardian
-protocol; ``fast`` mode by default): the zero-shot base SmolLM2 and every guardian passed with ``--model``. Prints
-the paper's metrics (RR: 11-way accuracy / macro-F1; SA: binary accuracy / macro-F1) beside the majority and
-always-unsafe baselines on the same items, and per-class recall, and writes them to ``--out``.
+evaluation only, never training data), then scores each model with the real ``python -m train.evaluate``: the
+zero-shot base SmolLM2 and every guardian passed with ``--model``, in the guardian protocol (``--mode``, ``fast`` by
+default), the paper's multiple-choice protocol (always ``generate``: its answer is parsed) or ``both``, each run in
+its own folder ``<work>/<model name>-<protocol>``. Prints the paper's metrics (RR: 11-way accuracy / macro-F1; SA:
+binary accuracy / macro-F1) beside the majority and always-unsafe baselines on the same items, per-class recall,
+and per model and protocol a row per AgentDojo suite (and ``all``), scored by ``train.metrics`` from the run's
+``predictions.jsonl``; writes them to ``--out`` (``models[MODEL][PROTOCOL]``, its ``per_suite``).
 
     python -m benchmarks.agentdojo_eval --limit 100                         # zero-shot base only (CPU, minutes)
     python -m benchmarks.agentdojo_eval --model guardians/NAME --no-zero-shot  # a shipped guardian, every item
+    python -m benchmarks.agentdojo_eval --model guardians/NAME --no-zero-shot --protocol both  # and the paper's
 """
 
 from __future__ import annotations
@@ -18,17 +22,20 @@ import os
 import sys
 import time
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from benchmarks.stages import run_stage
 from mcip.io import write_json
 from mcip.record import RecordError, load_jsonl
 from mcip.taxonomy import LABELS
+from train.metrics import Prediction, baselines, compute_metrics
 
 REPO = Path(__file__).resolve().parents[1]
 
 BASE = "models/smollm2-135m-instruct"
 DATA = "data/agentdojo.jsonl"
+PROTOCOLS = {"guardian": ("guardian",), "paper": ("paper",), "both": ("guardian", "paper")}
 
 
 def headline(m: dict) -> dict:
@@ -44,19 +51,60 @@ def headline(m: dict) -> dict:
     }
 
 
-def table(rows: list[tuple[str, dict]]) -> str:
-    def fmt(x) -> str:
-        return "-" if x is None else f"{x:.3f}"
+def scores(preds: Sequence[Prediction]) -> dict:
+    """``train.evaluate``'s scoring of a set of predictions: headline metrics and the two constant baselines."""
+    m = compute_metrics(preds, detail=False)
+    base = baselines(preds, with_scores="auprc" in m["unsafe"])
+    return {
+        "n": m["n"],
+        **headline(m),
+        "parse_failure_rate": m["parse_failure_rate"],
+        "baselines": {name: {"predicts": b["predicts"], **headline(b)} for name, b in base.items()},
+    }
 
+
+def per_suite(preds: Sequence[Prediction], suite_of: Mapping[str, str]) -> dict[str, dict]:
+    """``scores`` for each suite (in ``suite_of``'s order), then ``all``: every prediction together."""
+    groups: dict[str, list[Prediction]] = {suite: [] for suite in suite_of.values()}
+    for p in preds:
+        if p.id not in suite_of:
+            raise ValueError(f"prediction {p.id!r}: no record with that id in the data")
+        groups[suite_of[p.id]].append(p)
+    return {suite: scores(group) for suite, group in [*groups.items(), ("all", preds)] if group}
+
+
+def load_predictions(path: Path) -> list[Prediction]:
+    return [Prediction(**json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _fmt(x) -> str:
+    return "-" if x is None else f"{x:.3f}"
+
+
+def table(rows: list[tuple[str, dict]]) -> str:
     lines = [
         "| model | RR acc | RR macro-F1 | SA acc | SA macro-F1 | safe flagged | unsafe recall |",
         "|---|---|---|---|---|---|---|",
     ]
     for name, h in rows:
         lines.append(
-            f"| {name} | {fmt(h['rr_accuracy'])} | {fmt(h['rr_macro_f1'])} | {fmt(h['sa_accuracy'])} | "
-            f"{fmt(h['sa_macro_f1'])} | {fmt(h['safe_false_positive_rate'])} | {fmt(h['unsafe_recall'])} |"
+            f"| {name} | {_fmt(h['rr_accuracy'])} | {_fmt(h['rr_macro_f1'])} | {_fmt(h['sa_accuracy'])} | "
+            f"{_fmt(h['sa_macro_f1'])} | {_fmt(h['safe_false_positive_rate'])} | {_fmt(h['unsafe_recall'])} |"
         )
+    return "\n".join(lines)
+
+
+def suite_table(rows: dict[str, dict], unparsable: bool) -> str:
+    """One row per suite: the model's metrics, the majority baseline's macro-F1s, and (generate) unparsable."""
+    cols = ["suite", "n", "RR acc", "RR macro-F1", "SA acc", "SA macro-F1", "majority RR macro-F1"]
+    cols += ["majority SA macro-F1"] + (["unparsable"] if unparsable else [])
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for suite, r in rows.items():
+        maj = r["baselines"]["majority"]
+        cells = [suite, str(r["n"])] + [_fmt(r[k]) for k in ("rr_accuracy", "rr_macro_f1", "sa_accuracy")]
+        cells += [_fmt(r["sa_macro_f1"]), _fmt(maj["rr_macro_f1"]), _fmt(maj["sa_macro_f1"])]
+        cells += [_fmt(r["parse_failure_rate"])] if unparsable else []
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -71,8 +119,25 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--limit", type=int, default=None, help="a seeded sample of this many records")
     ap.add_argument("--seed", type=int, default=42, help="train/evaluate.py's sampling seed")
-    ap.add_argument("--mode", choices=("fast", "generate", "both"), default="fast")
+    ap.add_argument(
+        "--protocol",
+        choices=tuple(PROTOCOLS),
+        default="guardian",
+        help="the guardian's answer format, the paper's multiple choice, or both (each model scored twice)",
+    )
+    ap.add_argument(
+        "--mode",
+        choices=("fast", "generate", "both"),
+        default="fast",
+        help="the guardian protocol's scoring (the paper protocol always generates)",
+    )
     ap.add_argument("--batch-size", type=int, default=4)
+    ap.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=None,
+        help="the answer's room and longest generated answer (train.evaluate's default: 64 guardian, 384 paper)",
+    )
     ap.add_argument("--per-suite", type=int, default=None, help="importer: max records per label per suite")
     ap.add_argument("--import-seed", type=int, default=None, help="importer: its seed")
     ap.add_argument("--work", default="runs/agentdojo-eval", help="evaluation outputs and log")
@@ -99,60 +164,64 @@ def main(argv: list[str] | None = None) -> int:
     except RecordError as err:
         sys.exit(f"error: {err}")
     counts = Counter((r.meta.get("suite", "?"), r.label) for r in records)
+    # the ids train.evaluate gives the records (its own fallback for a record without one)
+    suite_of = {r.id or f"record-{i}": r.meta.get("suite", "?") for i, r in enumerate(records, 1)}
     print(f"{data}: {len(records)} records; scoring {args.limit or len(records)} of them", flush=True)
 
-    results: dict[str, dict] = {}
+    results: dict[str, dict[str, dict]] = {}
     first = None
     for m in models:
-        out = work / Path(m).name
-        cmd = [
-            sys.executable,
-            "-m",
-            "train.evaluate",
-            "--model",
-            m,
-            "--data",
-            str(data),
-            "--protocol",
-            "guardian",
-        ]
-        cmd += ["--mode", args.mode, "--output", str(out), "--seed", str(args.seed)]
-        cmd += ["--batch_size", str(args.batch_size)] + (["--limit", str(args.limit)] if args.limit else [])
-        if (
-            m == args.base and args.base_budget
-        ):  # the base reads logs cut as a GPU guardian would (and faster)
-            cmd += ["--log_budget", str(args.base_budget)]
-        start = time.perf_counter()
-        print(f"scoring {m} ...", flush=True)
-        run_stage(cmd, log)
-        metrics = json.loads((out / "metrics.json").read_text())
-        first = first or metrics
-        results[m] = {
-            **headline(metrics),
-            "seconds": round(time.perf_counter() - start, 1),
-            "per_class_recall": {
-                lb: v["recall"] for lb, v in metrics.get("per_class", {}).items() if v["support"]
-            },
-            "per_class_support": {
-                lb: v["support"] for lb, v in metrics.get("per_class", {}).items() if v["support"]
-            },
-            "prompt_style": metrics.get("prompt_style"),
-            "log_budget": metrics.get("log_budget"),
-            "metrics": str(out / "metrics.json"),
-        }
-    baselines = {name: headline(b) | {"predicts": b["predicts"]} for name, b in first["baselines"].items()}
-    rows = [(f"majority ({baselines['majority']['predicts']})", baselines["majority"])]
-    rows.append((f"always unsafe ({baselines['always_unsafe']['predicts']})", baselines["always_unsafe"]))
+        results[m] = {}
+        for protocol in PROTOCOLS[args.protocol]:
+            out = work / f"{Path(m).name}-{protocol}"
+            mode = args.mode if protocol == "guardian" else "generate"
+            cmd = [sys.executable, "-m", "train.evaluate", "--model", m, "--data", str(data)]
+            cmd += ["--protocol", protocol, "--mode", mode, "--output", str(out), "--seed", str(args.seed)]
+            cmd += ["--batch_size", str(args.batch_size)]
+            cmd += ["--limit", str(args.limit)] if args.limit else []
+            cmd += ["--max_new_tokens", str(args.max_new_tokens)] if args.max_new_tokens else []
+            if m == args.base and args.base_budget:
+                # the base reads logs cut as a GPU guardian would (and faster)
+                cmd += ["--log_budget", str(args.base_budget)]
+            start = time.perf_counter()
+            print(f"scoring {m} ({protocol} protocol, {mode}) ...", flush=True)
+            run_stage(cmd, log)
+            metrics = json.loads((out / "metrics.json").read_text())
+            first = first or metrics
+            results[m][protocol] = {
+                **headline(metrics),
+                "seconds": round(time.perf_counter() - start, 1),
+                "mode": metrics["mode"],
+                "parse_failure_rate": metrics["parse_failure_rate"],
+                "per_class_recall": {
+                    lb: v["recall"] for lb, v in metrics.get("per_class", {}).items() if v["support"]
+                },
+                "per_class_support": {
+                    lb: v["support"] for lb, v in metrics.get("per_class", {}).items() if v["support"]
+                },
+                "prompt_style": metrics.get("prompt_style"),
+                "log_budget": metrics.get("log_budget"),
+                "metrics": str(out / "metrics.json"),
+                # predictions.jsonl is metrics.json's mode (generate when --mode both)
+                "per_suite": per_suite(load_predictions(out / "predictions.jsonl"), suite_of),
+            }
+    runs = [(m, protocol, r) for m in models for protocol, r in results[m].items()]
+    baselines_ = {name: headline(b) | {"predicts": b["predicts"]} for name, b in first["baselines"].items()}
+    rows = [(f"majority ({baselines_['majority']['predicts']})", baselines_["majority"])]
+    rows.append((f"always unsafe ({baselines_['always_unsafe']['predicts']})", baselines_["always_unsafe"]))
     budget = f", {args.base_budget}-token log budget" if args.base_budget else ""
-    rows += [(f"zero-shot {m} (fast{budget})" if m == args.base else m, results[m]) for m in models]
-    print(
-        f"\nAgentDojo {records[0].meta.get('agentdojo_version')} suites, n={first['n']} ({args.mode} scoring)"
-    )
+    for m, protocol, r in runs:
+        how = f"{protocol}, {r['mode']}"
+        rows.append((f"zero-shot {m} ({how}{budget})" if m == args.base else f"{m} ({how})", r))
+    print(f"\nAgentDojo {records[0].meta.get('agentdojo_version')} suites, n={first['n']}")
     print(table(rows))
     letters = {lb.string: lb.letter for lb in LABELS}
-    for m in models:
-        recall = ", ".join(f"{letters[k]} {v:.2f}" for k, v in results[m]["per_class_recall"].items())
-        print(f"{m}: recall per class: {recall}")
+    for m, protocol, r in runs:
+        recall = ", ".join(f"{letters[k]} {v:.2f}" for k, v in r["per_class_recall"].items())
+        print(f"{m} ({protocol}): recall per class: {recall}")
+    for m, protocol, r in runs:
+        print(f"\n{m}: {protocol} protocol ({r['mode']}), per suite\n")
+        print(suite_table(r["per_suite"], unparsable=r["mode"] == "generate"))
     payload = {
         "command": "python -m benchmarks.agentdojo_eval "
         + " ".join(argv if argv is not None else sys.argv[1:]),
@@ -168,8 +237,9 @@ def main(argv: list[str] | None = None) -> int:
         "limit": args.limit,
         "seed": args.seed,
         "base_log_budget": args.base_budget or None,
+        "protocol": args.protocol,
         "mode": args.mode,
-        "baselines": baselines,
+        "baselines": baselines_,
         "models": results,
         "cpu_count": os.cpu_count(),
     }
