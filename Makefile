@@ -103,6 +103,9 @@ GUARDIAN ?= smollm2-135m-mcip-cpu
 GUARDIAN_RECIPE ?= recipes/smollm2-135m/guardian_cpu.yaml
 GUARDIAN_RUN ?= runs/guardian
 GUARDIAN_EVAL_N ?= 1000
+# the paper protocol's generated answer (its rationale comes before the choice); a guardian trained without a
+# Rationale line answers in about a dozen tokens
+GUARDIAN_PAPER_TOKENS ?= 128
 guardian: $(STAMP) models $(DATA_DIR)/dataset_dict.json
 	@mkdir -p $(GUARDIAN_RUN)
 	@if [ -f $(GUARDIAN_RUN)/pid ] && kill -0 $$(cat $(GUARDIAN_RUN)/pid) 2>/dev/null; then \
@@ -126,18 +129,23 @@ guardian-stop:
 	@if [ -f $(GUARDIAN_RUN)/pid ] && kill -0 $$(cat $(GUARDIAN_RUN)/pid) 2>/dev/null; then \
 		kill -- -$$(cat $(GUARDIAN_RUN)/pid) && echo "stopped; make guardian resumes it"; else echo "not training"; fi
 
-# Evaluate the newest finished checkpoint on test and test_unseen (GUARDIAN_EVAL_N items each) and ship it.
+# Evaluate the newest finished checkpoint on test and test_unseen (GUARDIAN_EVAL_N items each, both protocols)
+# and ship it.
 guardian-ship: $(STAMP) models
 	@ckpt=$$($(PY) -c "from train.trainer import resume_point; print(resume_point('$(GUARDIAN_RUN)') or '')"); \
 	test -n "$$ckpt" || { echo "make guardian-ship: no finished checkpoint in $(GUARDIAN_RUN)" >&2; exit 2; }; \
 	for split in test test_unseen; do \
 		$(PY) -m train.evaluate --model $$ckpt --data $(DATA_DIR) --split $$split --mode fast \
 			--limit $(GUARDIAN_EVAL_N) --output $$ckpt/eval/$$split || exit 1; \
+		$(PY) -m train.evaluate --model $$ckpt --data $(DATA_DIR) --split $$split --protocol paper \
+			--mode generate --max_new_tokens $(GUARDIAN_PAPER_TOKENS) --limit $(GUARDIAN_EVAL_N) \
+			--output $$ckpt/eval/$$split-paper || exit 1; \
 	done; \
 	$(PY) -m train.evaluate --model $$ckpt --data tests/fixtures/clear_cut.jsonl --mode fast \
 		--output $$ckpt/eval/clear_cut || exit 1; \
 	$(PY) -m train.ship --checkpoint $$ckpt --out guardians/$(GUARDIAN) --recipe $(GUARDIAN_RECIPE) \
 		--metrics $$ckpt/eval/test/metrics.json --metrics $$ckpt/eval/test_unseen/metrics.json \
+		--metrics $$ckpt/eval/test-paper/metrics.json --metrics $$ckpt/eval/test_unseen-paper/metrics.json \
 		--clear-cut $$ckpt/eval/clear_cut/predictions.jsonl
 
 # The main job on embedded defaults, from a fresh clone: install, offline model, a small dataset, the shipped

@@ -168,6 +168,40 @@ def test_ship_refuses_an_unfinished_checkpoint_with_a_clear_message(tmp_path, ca
     assert not (tmp_path / "g").exists()
 
 
+def _eval_metrics(split: str, protocol: str, f1: float) -> dict:
+    """The fields of a train.evaluate metrics.json that the shipped card reads."""
+    return {
+        "split": split,
+        "protocol": protocol,
+        "mode": "fast" if protocol == "guardian" else "generate",
+        "n": 1000,
+        "risk_resistance": {"macro_f1": f1, "accuracy": 0.5},
+        "safety_awareness": {"macro_f1": 0.6},
+        "parse_failure_rate": 0.0 if protocol == "guardian" else 0.25,
+        "baselines": {"majority": {"risk_resistance": {"macro_f1": 0.048}}},
+    }
+
+
+def test_a_guardian_ships_with_both_protocols_and_the_target_reads_the_guardian_one(tmp_path):
+    from train.ship import ShipError, card, metrics_names
+
+    metrics = [_eval_metrics(s, p, f1) for s, p, f1 in [("test", "guardian", 0.8), ("test_unseen", "guardian", 0.76),
+                                                       ("test", "paper", 0.3), ("test_unseen", "paper", 0.2)]]  # fmt: skip
+    paths = [tmp_path / f"{m['split']}-{m['protocol']}" / "metrics.json" for m in metrics]
+    assert metrics_names(metrics, paths) == [
+        "metrics_test.json",
+        "metrics_test_unseen.json",
+        "metrics_test_paper.json",
+        "metrics_test_unseen_paper.json",
+    ]
+    text = card("g", {}, {}, metrics, None)
+    assert "| test_unseen | paper, generate | 1000 | 0.200 |" in text and "| 0.250 |" in text
+    # the target is judged on the guardian protocol's unseen score (0.76), not the paper one listed after it (0.2)
+    assert "reached (0.760" in text
+    with pytest.raises(ShipError, match="two evaluations of the same split and protocol"):
+        metrics_names([metrics[1], metrics[1]], [paths[1], tmp_path / "again.json"])
+
+
 @pytest.mark.slow
 def test_frozen_bf16_base_trains_fp32_adapters_on_a_bf16_base(tiny_model_dir, dataset, tmp_path):
     """Forced here (this CPU may lack native bf16, where auto keeps float32): the base loads in bf16, the adapters

@@ -32,13 +32,31 @@ class ShipError(ValueError):
     pass
 
 
+def metrics_names(metrics: list[dict], paths: list[Path]) -> list[str]:
+    """The shipped file of each evaluation: ``metrics_<split>.json`` (guardian protocol) or
+    ``metrics_<split>_paper.json``; two evaluations of one split in one protocol are refused, naming both files."""
+    names: dict[str, Path] = {}
+    for m, path in zip(metrics, paths, strict=True):
+        paper = "_paper" if m.get("protocol") == "paper" else ""
+        name = f"metrics_{m.get('split', path.parent.name)}{paper}.json"
+        if name in names:
+            raise ShipError(
+                f"{names[name]} and {path}: two evaluations of the same split and protocol ({name})"
+            )
+        names[name] = path
+    return list(names)
+
+
 def _metrics_row(m: dict) -> str:
     rr, sa = m["risk_resistance"], m["safety_awareness"]
     major = m["baselines"]["majority"]["risk_resistance"]["macro_f1"]
     hard = m.get("hard_negatives", {}).get("flagged_rate")
+    how = f"{m.get('protocol', 'guardian')}, {m.get('mode', 'fast')}"
+    unparsable = m.get("parse_failure_rate")
     return (
-        f"| {m.get('split', '?')} | {m['n']} | {rr['macro_f1']:.3f} | {rr['accuracy']:.3f} | {sa['macro_f1']:.3f} "
-        f"| {major:.3f} | {'-' if hard is None else f'{hard:.3f}'} | {m.get('truncated_share', '-')} |"
+        f"| {m.get('split', '?')} | {how} | {m['n']} | {rr['macro_f1']:.3f} | {rr['accuracy']:.3f} "
+        f"| {sa['macro_f1']:.3f} | {major:.3f} | {'-' if hard is None else f'{hard:.3f}'} "
+        f"| {'-' if unparsable is None else f'{unparsable:.3f}'} | {m.get('truncated_share', '-')} |"
     )
 
 
@@ -59,17 +77,20 @@ def card(name: str, marker: dict, state: dict, metrics: list[dict], recipe: str 
         f"- wall time: {hours:.2f} h over {len(marker.get('sittings', []))} sitting(s), on {', '.join(devices)}",
         f"- recipe: `{recipe}`" if recipe else "- recipe: (not recorded)",
         "",
-        "## Evaluation (fast first-token scoring, the saved prompt format)",
+        "## Evaluation (the saved prompt format; guardian protocol: fast first-token scoring; paper protocol:",
+        "generated answers, parsed)",
         "",
     ]
     if metrics:
         lines += [
-            "| split | n | RR macro-F1 | RR accuracy | SA macro-F1 | majority RR macro-F1 | hard negatives "
-            "flagged | prompts cut |",
-            "|---|---|---|---|---|---|---|---|",
+            "| split | protocol, mode | n | RR macro-F1 | RR accuracy | SA macro-F1 | majority RR macro-F1 | hard "
+            "negatives flagged | unparsable | prompts cut |",
+            "|---|---|---|---|---|---|---|---|---|---|",
             *(_metrics_row(m) for m in metrics),
         ]
-        unseen = next((m for m in metrics if m.get("split") == "test_unseen"), None)
+        unseen = next(
+            (m for m in metrics if m.get("split") == "test_unseen" and m.get("protocol") != "paper"), None
+        )
         if unseen is not None:
             f1, major = (
                 unseen["risk_resistance"]["macro_f1"],
@@ -129,13 +150,14 @@ def ship(
             loaded.append(json.loads(path.read_text()))
         except (OSError, json.JSONDecodeError) as err:
             raise ShipError(f"{path}: cannot read metrics ({err})") from None
+    names = metrics_names(loaded, metrics)
     with atomic_dir(out) as tmp:
         write_adapter(checkpoint, tmp, base)
         for name in COPIED:
             if (checkpoint / name).is_file():
                 shutil.copy2(checkpoint / name, tmp / name)
-        for path, m in zip(metrics, loaded, strict=True):
-            shutil.copy2(path, tmp / f"metrics_{m.get('split', path.parent.name)}.json")
+        for path, name in zip(metrics, names, strict=True):
+            shutil.copy2(path, tmp / name)
         (tmp / "COMMAND").write_text(shlex.join(["python", "-m", "train.ship", *sys.argv[1:]]) + "\n")
         if (
             clear_cut
