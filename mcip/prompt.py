@@ -64,7 +64,8 @@ def dumps_inline(value, separators=(", ", ": ")) -> str:
     return _BREAKS_RX.sub(lambda m: _UNICODE_BREAKS[m.group()], text)
 
 
-_CACHED_TEXT = 2048  # longer texts (tool results, long documents) are rarely repeated and would bloat the cache
+# longer texts (tool results, long documents) are rarely repeated and would bloat the cache
+_CACHED_TEXT = 2048
 
 
 @lru_cache(maxsize=16384)
