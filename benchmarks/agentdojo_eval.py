@@ -27,8 +27,9 @@ from pathlib import Path
 
 from benchmarks.stages import run_stage
 from mcip.io import write_json
-from mcip.record import RecordError, load_jsonl
+from mcip.record import RecordError
 from mcip.taxonomy import LABELS
+from train.evaluate import EvalError, load_examples
 from train.metrics import Prediction, baselines, compute_metrics
 
 REPO = Path(__file__).resolve().parents[1]
@@ -159,13 +160,13 @@ def main(argv: list[str] | None = None) -> int:
         cmd += ["--seed", str(args.import_seed)] if args.import_seed is not None else []
         print(f"building {data} from AgentDojo ...", flush=True)
         run_stage(cmd, log)
-    try:
-        records = load_jsonl(data)
-    except RecordError as err:
+    try:  # read as train.evaluate reads it, so the predictions' ids are these examples' ids
+        examples = load_examples(str(data), "test", None, args.seed)
+    except (RecordError, EvalError) as err:
         sys.exit(f"error: {err}")
+    records = [ex.trajectory for ex in examples]
     counts = Counter((r.meta.get("suite", "?"), r.label) for r in records)
-    # the ids train.evaluate gives the records (its own fallback for a record without one)
-    suite_of = {r.id or f"record-{i}": r.meta.get("suite", "?") for i, r in enumerate(records, 1)}
+    suite_of = {ex.id: ex.trajectory.meta.get("suite", "?") for ex in examples}
     print(f"{data}: {len(records)} records; scoring {args.limit or len(records)} of them", flush=True)
 
     results: dict[str, dict[str, dict]] = {}

@@ -439,7 +439,7 @@ def render_log(
 
     def layout(others: str, shown: set[int] | None = None, tools: bool = True) -> list[str | _Field]:
         if shown is not None:  # old flows omitted: only the tools the remaining calls depend on stay listed
-            names = [call_names.get(flows[i].call_id) for i in sorted(shown) if flows[i].call_id is not None]
+            names = [call_names.get(flows[i].call_id) for i in sorted(shown)]
             kept = key_tools(traj, [n for n in names if n]) if tools else set()
             listed = _tool_lines(traj, kept, others, compact, memo)
             return listed + _flow_parts(traj, flows, compact, shown, memo)
