@@ -136,6 +136,9 @@ look-alike or admin tool that is not used, a legitimate repeat or prerequisite, 
   the `{recipe.prompt_style}` prompt style{f" and a budget of about {recipe.log_budget} tokens for the log (estimated at 3 characters a token; a longer log is cut by what the verdict depends on, and the prompt says so)" if recipe.log_budget else ""}.
   They are for training on the dataset as it is (e.g. with TRL's `SFTTrainer`); this project's `train.sft` never
   reads them: it renders each recipe's own format from `trajectory`, counted with that model's tokenizer.
+  Since the renderer keeps 120 characters of every request and argument while it omits old flows (instead of
+  cutting them all to nothing first), the `prompt` of a cut log differs from that of data built before; every
+  other column is byte-identical for the same seed.
   A target answer looks like:
 
 ```

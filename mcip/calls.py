@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+from mcip.flows import derive_flows
 from mcip.record import Trajectory
 from mcip.taxonomy import SAFE
 
@@ -78,6 +79,20 @@ def _key(p: Position) -> tuple[str, str | int]:
 def record_label(labels: list[Position]) -> str:
     """The paper's record-level label: the first unsafe position's class, else ``true``."""
     return next((p["label"] for p in labels if p["label"] != SAFE), SAFE)
+
+
+def deviating_flow(traj: Trajectory) -> int | None:
+    """The number (1-based, as the log shows it) of the flow that carries the record's class: its first unsafe
+    call or answer in ``meta.call_labels``; None for a safe record or one without per-call labels."""
+    bad = next((p for p in (traj.meta or {}).get(META_KEY) or () if p["label"] != SAFE), None)
+    if bad is None:
+        return None
+    for n, flow in enumerate(traj.flows or derive_flows(traj), 1):
+        if "call" in bad and flow.call_id == bad["call"] and flow.sender == "assistant":
+            return n
+        if "answer" in bad and flow.message == bad["answer"]:
+            return n
+    return None
 
 
 def upto_position(traj: Trajectory, k: int) -> Trajectory:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from difflib import SequenceMatcher
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -272,7 +272,20 @@ class _Level:
     others: str  # "full", "line" (name and a one-line description), "name", "count"
     kinds: tuple[str, ...]
     min_cap: int
+    evidence_floor: int = 0  # evidence fields keep at least this many characters at this step
 
+    def caps(self, cap: int) -> dict[str, int]:
+        caps = {k: cap for k in self.kinds}
+        if "evidence" in caps:
+            caps["evidence"] = max(cap, self.evidence_floor)
+        return caps
+
+
+# The characters a user request, a call's arguments and the final answer keep while old flows are omitted:
+# most arguments whole and a request's head and tail, which is what most verdicts turn on. With 0 (the rule
+# before) every one of them was cut to nothing before any flow was omitted: at the CPU recipe's 640 tokens, 39% of
+# unsafe training logs lost their deviating flow that way or by omission, 21% with 120 (benchmarks/evidence_kept.py).
+EVIDENCE_FLOOR = 120
 
 _LEVELS = (
     _Level("full", ("content",), 600),
@@ -281,7 +294,7 @@ _LEVELS = (
     _Level("name", ("content",), 160),
     _Level("count", ("content",), 0),
     _Level("count", ("content", "tool"), 0),
-    _Level("count", ("content", "tool", "evidence"), 0),
+    _Level("count", ("content", "tool", "evidence"), 0),  # evidence down to the floor (_fit sets it)
 )
 
 
@@ -421,9 +434,10 @@ def render_log(
     When the log is over budget it is cut by what the verdict depends on, in steps (``_LEVELS``): tool results
     and agent prose are cut head-and-tail and tools no call depends on shrink to one line, then to names, then
     to a count; only then the called tools' (and their look-alikes' and higher-privilege twins') descriptions,
-    and last the user's requests and the calls' arguments. Every flow header stays; if the headers alone are
-    over budget, the oldest flows that are not user requests are omitted (the proposed call, at the end, stays).
-    The prompt says what was cut. The bound holds for any ``count_tokens``.
+    and last the user's requests, the calls' arguments and the final answer, down to ``EVIDENCE_FLOOR``
+    characters each. Past that, the oldest flows that are not user requests are omitted (the proposed call, at
+    the end, stays), so the flows shown stay legible. The prompt says what was cut. The bound holds for any
+    ``count_tokens``.
     """
     flows = traj.flows or derive_flows(traj)
     notes = [PROPOSED_NOTE] if ends_with_proposed_call(traj) else []
@@ -476,9 +490,29 @@ def render_log(
     return Rendering(found, True, (found.split("\n", 1)[0],))
 
 
+def flow_legible(text: str, n: int) -> bool:
+    """Whether rendered log ``text`` shows flow ``n`` with something of its data line left (not omitted, and not
+    only a cut marker): what a guardian needs of the flow a record's class turns on."""
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        if line.startswith(f"{n}. "):
+            body = lines[i + 1] if i + 1 < len(lines) else ""
+            return bool(_CUT_MARKER.sub("", body).strip('" '))
+    return False
+
+
+_CUT_MARKER = re.compile(r"\.\.\.\[\d+ chars cut\]\.\.\.")
+
+
 def _fit(layout, flows, notes, n_others, log_budget, count_tokens, ratio) -> str:
-    """The first cut (``_LEVELS``, then omitted flows) whose rendering ``count_tokens`` puts within budget."""
+    """The first cut (``_LEVELS``, then omitted flows) whose rendering ``count_tokens`` puts within budget.
+
+    Evidence is cut down to ``EVIDENCE_FLOOR`` and no further: past that, old flows are omitted, and only a budget
+    too small for the last flow so kept cuts evidence to nothing."""
     full_parts = layout("full")
+    bare = _LEVELS[-1]
+    last = replace(bare, evidence_floor=EVIDENCE_FLOOR)
+    levels = (*_LEVELS[:-1], last)
 
     def attempt(parts, level: _Level, omitted: int) -> str | None:
         hidden = n_others
@@ -487,7 +521,7 @@ def _fit(layout, flows, notes, n_others, log_budget, count_tokens, ratio) -> str
             hidden = int(summary.split()[2]) if summary else 0
         fields = [p for p in parts if isinstance(p, _Field) and p.kind in level.kinds]
         lengths = [len(f.text) for f in fields]
-        floor = {k: level.min_cap for k in level.kinds}
+        floor = level.caps(level.min_cap)
 
         def with_note(body: str, cut: int) -> str:
             noted = cut or level.others != "full" or omitted
@@ -501,7 +535,7 @@ def _fit(layout, flows, notes, n_others, log_budget, count_tokens, ratio) -> str
         target = sum(min(n, level.min_cap) for n in lengths) + int(room * ratio)
         for _ in range(10):
             cap = max(_cap_for(lengths, target), level.min_cap)
-            caps = {k: cap for k in level.kinds}
+            caps = level.caps(cap)
             candidate = with_note(*_assemble(parts, caps, []))
             over = count_tokens(candidate) - log_budget
             if over <= 0:
@@ -511,7 +545,7 @@ def _fit(layout, flows, notes, n_others, log_budget, count_tokens, ratio) -> str
             target -= int(over * ratio) + 4 * max(len(fields), 1)
         return None
 
-    for level in _LEVELS:
+    for level in levels:
         parts = full_parts if level.others == "full" else layout(level.others)
         found = attempt(parts, level, 0)
         if found is not None:
@@ -519,7 +553,6 @@ def _fit(layout, flows, notes, n_others, log_budget, count_tokens, ratio) -> str
     # the flow headers alone are over budget: show flows by priority, omit the rest. First the last flow (the
     # proposed call or the answer), the first and the latest user request, then every other flow newest first
     # (requests before the rest), so the end of the session and what the user asked survive longest.
-    last = _LEVELS[-1]
     n = len(flows)
     requests = [i for i, f in enumerate(flows) if f.info_type == "request"]
     order = list(
@@ -534,8 +567,12 @@ def _fit(layout, flows, notes, n_others, log_budget, count_tokens, ratio) -> str
             best, lo = found, mid + 1
         else:
             hi = mid - 1
-    if best is None:  # not even the last flow with its tools: the last flow alone, every tool counted
-        best = attempt(layout("count", {n - 1}, tools=False), last, n - 1)
+    if (
+        best is None
+    ):  # not even the last flow at the floor: its evidence cut to nothing, then its tools counted
+        best = attempt(layout("count", {n - 1}), bare, n - 1)
+    if best is None:
+        best = attempt(layout("count", {n - 1}, tools=False), bare, n - 1)
     if best is None:  # a budget too small for any log: a bare note, never more than the budget allows
         best = _fit_chars(
             TRUNCATION_PREFIX + "the log does not fit the length budget.", log_budget, count_tokens

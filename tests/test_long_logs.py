@@ -117,6 +117,42 @@ def test_headers_alone_over_budget_omit_old_flows_but_keep_requests_and_the_end(
     assert re.search(r"^\d+\. assistant -> (?!user)", text, re.M)  # the latest calls stay
 
 
+def test_flows_left_after_omission_keep_their_evidence_legible(per_label):
+    """Past the budget, old flows go before the evidence of the flows shown is cut to nothing: a log of bare flow
+    headers, every request and argument replaced by a cut marker, tells no class from another (that rule cost 39%
+    of the CPU recipe's unsafe training logs their deviating flow; benchmarks/evidence_kept.py)."""
+    traj, _ = per_label["wrong_parameter_prompt_injection"]
+    data = json.loads(traj.to_json())
+    data.pop("flows", None)
+    msgs = data["messages"]
+    extra = []
+    for i in range(40):  # 40 earlier turns, each a long request and a call with long arguments
+        extra.append({"role": "user", "content": f"Look up order {i}: " + FILLER * 3})
+        args = json.dumps({"order": f"A-{i:04d}", "note": FILLER * 2})
+        extra.append(
+            {
+                "role": "assistant",
+                "tool_calls": [{"id": f"x{i}", "function": {"name": "ping", "arguments": args}}],
+            }
+        )
+        extra.append({"role": "tool", "tool_call_id": f"x{i}", "content": "pong " + FILLER * 4})
+    data["messages"] = [*extra, *msgs]
+    long = Trajectory.model_validate(data)
+    text = render_log(long, 900).text
+    assert approx_tokens(text) <= 900 and "flow(s) omitted" in text
+    lines = text.splitlines()
+    shown = 0
+    for i, line in enumerate(lines[:-1]):
+        if re.match(r"\d+\. (user -> assistant|assistant -> (?!user))", line):
+            body = lines[i + 1].strip()
+            legible = re.sub(r"\.\.\.\[\d+ chars cut\]\.\.\.", "", body).strip('" ')
+            assert len(legible) >= 20, f"{line}: evidence cut to nothing: {body}"
+            shown += 1
+    assert shown >= 3
+    *_, (_, last_call) = traj.calls()  # the latest call keeps its arguments
+    assert json.dumps(last_call.function.args, ensure_ascii=False)[:30] in text
+
+
 def test_the_budget_bounds_the_whole_user_message_on_the_boundary(tiny_model_dir, per_label):
     from transformers import AutoTokenizer
 
@@ -209,6 +245,94 @@ def test_training_on_10k_token_logs_renders_into_max_length_instead_of_aborting(
     )
     run = json.loads((out / "mcip_run.json").read_text())
     assert run["truncated_prompts"]["train"] == 1.0 and run["label_masks"]["train"]["examples"] == len(rows)
+
+
+def _with_later_turns(traj: Trajectory, turns: int = 30) -> Trajectory:
+    """The record with ``turns`` benign turns after it (labelled safe): its deviating flow becomes an old one."""
+    data = json.loads(traj.to_json())
+    data.pop("flows", None)
+    msgs, labels = data["messages"], data["meta"]["call_labels"]
+    for i in range(turns):
+        args = json.dumps({"order": f"A-{i:04d}", "note": FILLER})
+        msgs += [
+            {"role": "user", "content": f"Look up order {i}, please. " + FILLER},
+            {
+                "role": "assistant",
+                "tool_calls": [{"id": f"later{i}", "function": {"name": "ping", "arguments": args}}],
+            },
+            {"role": "tool", "tool_call_id": f"later{i}", "content": "pong " + FILLER * 2},
+            {"role": "assistant", "content": f"Order {i} is on its way."},
+        ]
+        labels += [{"call": f"later{i}", "label": "true"}, {"answer": len(msgs) - 1, "label": "true"}]
+    data["tools"].append(
+        {"name": "ping", "description": "Look up an order.", "inputSchema": {"type": "object"}}
+    )
+    return Trajectory.model_validate(data)
+
+
+def test_training_flags_prompts_that_hide_the_deviating_flow_and_can_drop_them(
+    per_label, tiny_model_dir, tmp_path
+):
+    """A long session whose attack is many turns old is cut with the old flows: its prompt no longer shows what
+    its label turns on. Training counts such rows (mcip_run.json) and, with drop_hidden_evidence, leaves them
+    out; data without per-call labels cannot say which rows those are and is refused."""
+    from datasets import Dataset, DatasetDict
+    from transformers import AutoTokenizer
+
+    from mcip.prompt import PromptFormat
+    from tests.conftest import launch, ok
+    from train.data import prepare_tokenized
+
+    records = [_with_later_turns(t) for label, (t, _) in per_label.items() if label != "true"][:3]
+    records += [t for t, _ in per_label.values()]
+    rows = [
+        {"id": f"r{i}", "label": r.label, "rationale": "", "trajectory": r.to_json()}
+        for i, r in enumerate(records)
+    ]
+    prepared = prepare_tokenized(
+        Dataset.from_list(rows),
+        AutoTokenizer.from_pretrained(tiny_model_dir),
+        PromptFormat("compact", 200),
+        1024,
+        1,
+    )
+    hidden = prepared["hidden_evidence"]
+    assert hidden[:3] == [True, True, True], hidden  # the attack, 30 turns back, is cut away
+    assert not any(h for h, r in zip(hidden, rows) if r["label"] == "true")  # a safe row has nothing to hide
+    data = tmp_path / "ds"
+    DatasetDict({"train": Dataset.from_list(rows), "validation": Dataset.from_list(rows[:4])}).save_to_disk(
+        data
+    )
+    out = tmp_path / "run"
+    ok(
+        launch(
+            tiny_model_dir,
+            data,
+            out,
+            "--max_steps",
+            "1",
+            "--max_length",
+            "1024",
+            "--drop_hidden_evidence",
+            "true",
+        )
+    )
+    run = json.loads((out / "mcip_run.json").read_text())
+    assert run["hidden_evidence"]["train"] == {"rows": sum(hidden), "of": len(rows), "dropped": True}
+    assert run["label_masks"]["train"]["examples"] == len(rows) - sum(hidden)
+
+    for row in rows:  # the same data built before per-call labels
+        traj = json.loads(row["trajectory"])
+        traj["meta"].pop("call_labels")
+        row["trajectory"] = json.dumps(traj)
+    old = tmp_path / "old"
+    DatasetDict({"train": Dataset.from_list(rows), "validation": Dataset.from_list(rows[:4])}).save_to_disk(
+        old
+    )
+    done = launch(
+        tiny_model_dir, old, tmp_path / "run-old", "--max_steps", "1", "--drop_hidden_evidence", "true"
+    )
+    assert done.returncode != 0 and "meta.call_labels: missing" in done.stderr + done.stdout
 
 
 def test_a_tiny_budget_still_shows_the_end_of_the_log_for_every_label(per_label):

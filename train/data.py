@@ -13,15 +13,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-from mcip.calls import META_KEY
-from mcip.prompt import PromptFormat, is_truncated
+from mcip.calls import META_KEY, deviating_flow
+from mcip.prompt import PromptFormat, flow_legible, is_truncated
 from mcip.prompting import MARGIN, ContextError, fit_log_budget, template_overhead, token_counter
 from mcip.record import from_row
 from mcip.scoring import common_prefix, encode, render_chat
 from mcip.stream import StreamError, chats
 
 # Bump when the tokenized layout changes (columns, label rule); the key covers everything else.
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"
 
 
 class DataError(ValueError):
@@ -67,7 +67,23 @@ def render_row(
         log_budget = fit_log_budget(fmt.log_budget, max_length, overhead, answer, least=1)
     except ContextError as err:
         raise DataError(f"{where} row {index}: max_length {max_length}: {err}; raise `max_length`") from None
-    return {"prompt": fmt.messages(traj, token_counter(tokenizer), log_budget), "completion": completion}
+    prompt = fmt.messages(traj, token_counter(tokenizer), log_budget)
+    return {"prompt": prompt, "completion": completion, "hidden_evidence": hidden_evidence(traj, prompt)}
+
+
+def has_call_labels(split, probe: int = 20) -> bool:
+    """Whether a split's records carry per-call labels (``meta.call_labels``; data built before them do not)."""
+    for row in split.select(range(min(probe, len(split)))):
+        if META_KEY in (json.loads(row["trajectory"]).get("meta") or {}):
+            return True
+    return False
+
+
+def hidden_evidence(traj, prompt: list[dict[str, str]]) -> bool:
+    """Whether an unsafe record's prompt no longer shows the flow its class turns on (``meta.call_labels``): cut
+    away with old flows of a long session, it leaves a label the prompt cannot support."""
+    n = deviating_flow(traj)
+    return n is not None and not flow_legible(prompt[-1]["content"], n)
 
 
 def prepare(
@@ -104,7 +120,13 @@ def stream_rows(
     """Trainer-ready rows of stream-format sessions (``mcip.stream.chats``): a session gives one chat, or a few
     where it outgrows ``room``; every verdict of a chat is labelled (the verdict and its end-of-turn), the
     rest is context. A record without per-call labels is an error naming it: a stream guardian learns them."""
-    out: dict[str, list] = {"input_ids": [], "labels": [], "length": [], "truncated": []}
+    out: dict[str, list] = {
+        "input_ids": [],
+        "labels": [],
+        "length": [],
+        "truncated": [],
+        "hidden_evidence": [],
+    }
     count = token_counter(tokenizer)
     for j, index in enumerate(indices):
         row = {k: v[j] for k, v in batch.items()}
@@ -125,6 +147,7 @@ def stream_rows(
             out["labels"].append(labelled)
             out["length"].append(len(ids))
             out["truncated"].append(len(sessions) > 1 or is_truncated(chat[1]["content"]))
+            out["hidden_evidence"].append(False)  # a verdict follows each call, which is shown whole
     return out
 
 
@@ -163,6 +186,7 @@ def tokenize_row(row: dict[str, Any], tokenizer) -> dict[str, Any]:
         "labels": [-100] * start + ids[start:],
         "length": len(ids),
         "truncated": is_truncated(row["prompt"][-1]["content"]),
+        "hidden_evidence": row.get("hidden_evidence", False),
     }
 
 
@@ -209,7 +233,7 @@ def prepare_tokenized(
     ``datasets`` to a temporary name and renamed, so a killed run never leaves half a cache."""
     path = cache_dir() / "prompts" / f"{cache_key(split, tokenizer, fmt, max_length)}.arrow"
     path.parent.mkdir(parents=True, exist_ok=True)
-    rendered_cols = ["input_ids", "labels", "length", "truncated"]
+    rendered_cols = ["input_ids", "labels", "length", "truncated", "hidden_evidence"]
     if path.is_file():
         from datasets import Dataset
 

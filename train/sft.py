@@ -28,6 +28,7 @@ if __package__ in (None, ""):  # `accelerate launch train/sft.py` (a path): trai
 import yaml
 from trl import ModelConfig, SFTConfig, TrlParser, get_peft_config, get_quantization_config
 
+from mcip.calls import META_KEY
 from mcip.folder import ModelFolder
 from mcip.io import write_json
 from mcip.prompt import STYLES, PromptFormat
@@ -38,6 +39,7 @@ from train.data import (
     DataError,
     check_fits,
     check_label_masks,
+    has_call_labels,
     load_splits,
     prepare_tokenized,
     truncated_share,
@@ -78,6 +80,13 @@ class ScriptArguments:
         metadata={
             "help": "train on sessions as append-only chats, a verdict after every call and answer (per-call "
             "labels, meta.call_labels); each session gives one example or a few where it outgrows max_length"
+        },
+    )
+    drop_hidden_evidence: bool = field(
+        default=False,
+        metadata={
+            "help": "train only on rows whose prompt still shows the flow an unsafe label turns on "
+            "(meta.call_labels); the rows dropped are counted in the log and mcip_run.json"
         },
     )
     max_train_samples: int | None = None
@@ -267,6 +276,11 @@ def main(
             "first, the requests and arguments last); check log_budget and max_length (README, Long logs)",
             100 * truncated["train"],
         )
+    hidden = evidence_hidden(prepared["train"], data[script_args.dataset_train_split], script_args)
+    if script_args.drop_hidden_evidence:
+        prepared["train"] = prepared["train"].filter(
+            lambda h: not h, input_columns="hidden_evidence", desc="dropping rows with hidden evidence"
+        )
     if use_frozen_bf16_base(model_args, training_args):
         model_args.dtype = "bfloat16"
         training_args.bf16, training_args.mixed_precision = False, "no"  # no autocast: nothing left to cast
@@ -366,6 +380,7 @@ def main(
                 },
                 "label_masks": mask_stats,
                 "truncated_prompts": truncated,
+                "hidden_evidence": hidden,
                 "metrics": metrics,
             },
             sort_keys=True,
@@ -376,6 +391,27 @@ def main(
         trainer.push_to_hub(dataset_name=script_args.dataset_name)
     trainer.end()
     return metrics
+
+
+def evidence_hidden(prepared, source, script_args: ScriptArguments) -> dict:
+    """How many training rows' prompts hide the flow their unsafe label turns on, and whether they are dropped.
+    Dropping needs per-call labels, which say where that flow is: data without them is refused, naming the field."""
+    rows = sum(prepared["hidden_evidence"]) if "hidden_evidence" in prepared.column_names else 0
+    drop = script_args.drop_hidden_evidence
+    if drop and not script_args.stream and not has_call_labels(source):
+        raise DataError(
+            f"{script_args.dataset_name}[{script_args.dataset_train_split}]: field meta.{META_KEY}: missing; "
+            "drop_hidden_evidence finds the deviating flow through per-call labels (run `make data` again)"
+        )
+    if rows:
+        logger.warning(
+            "%d of %d training prompts hide the flow their unsafe label turns on (cut with old flows of a long "
+            "session): %s",
+            rows,
+            len(prepared),
+            "dropped (drop_hidden_evidence)" if drop else "trained on; drop_hidden_evidence drops them",
+        )
+    return {"train": {"rows": rows, "of": len(prepared), "dropped": bool(drop and rows)}}
 
 
 def make_parser() -> TrlParser:
