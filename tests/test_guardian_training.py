@@ -94,6 +94,39 @@ def test_cached_prompts_are_trls_own_tokens_and_the_key_follows_the_format(
     assert len(list((cache_dir() / "prompts").glob("*.arrow"))) == 3  # another format, other data: other keys
 
 
+def test_an_edit_to_the_renderer_never_brings_back_stale_prompts(
+    tiny_model_dir, dataset, tmp_path, monkeypatch
+):
+    """The cache key covers the renderer's code, and so must the maps under it: datasets caches a map by the mapped
+    function and its arguments, not by the renderer that function calls, and once handed a whole run the renderings
+    of the code before an edit (a saved dataset keeps those map caches beside its files)."""
+    from datasets import Dataset, load_from_disk
+    from transformers import AutoTokenizer
+
+    import mcip.prompt
+    import train.data
+    from mcip.record import Trajectory
+    from tests.test_long_logs import inflate
+
+    monkeypatch.setenv("MCIP_CACHE", str(tmp_path / "cache"))
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    base = load_from_disk(str(dataset))["validation"].select(range(3))
+    rows = [
+        {**r, "trajectory": inflate(Trajectory.model_validate_json(r["trajectory"])).to_json()} for r in base
+    ]
+    Dataset.from_list(rows).save_to_disk(tmp_path / "saved")
+    split = load_from_disk(str(tmp_path / "saved"))  # on disk: datasets keeps its map caches beside it
+    fmt = PromptFormat("compact", 300)
+    before = train.data.prepare_tokenized(split, tok, fmt, 4096, None)["input_ids"]
+    key = train.data.cache_key
+    monkeypatch.setattr(train.data, "cache_key", lambda *a: key(*a)[:-4] + "edit")  # the code hash moved...
+    monkeypatch.setattr(
+        mcip.prompt, "TRUNCATION_PREFIX", "Note: shortened: "
+    )  # ...because the renderer changed
+    after = train.data.prepare_tokenized(split, tok, fmt, 4096, None)["input_ids"]
+    assert all(a != b for a, b in zip(before, after)), "a stale rendering came back from a datasets map cache"
+
+
 def _run(model, data, out, *args, env=None):
     return launch(
         model, data, out, "--max_steps", "6", "--save_steps", "2", "--eval_strategy", "no",

@@ -87,7 +87,13 @@ def hidden_evidence(traj, prompt: list[dict[str, str]]) -> bool:
 
 
 def prepare(
-    split, tokenizer, fmt: PromptFormat, max_length: int | None, num_proc: int | None, where: str = "dataset"
+    split,
+    tokenizer,
+    fmt: PromptFormat,
+    max_length: int | None,
+    num_proc: int | None,
+    where: str = "dataset",
+    fingerprint: str | None = None,
 ):
     """TRL's prompt-completion form rendered from each row's trajectory with this run's prompt format.
 
@@ -111,6 +117,7 @@ def prepare(
         remove_columns=split.column_names,
         num_proc=num_proc,
         desc="rendering guardian prompts",
+        new_fingerprint=fingerprint,
     )
 
 
@@ -231,7 +238,8 @@ def prepare_tokenized(
     """Rendered *and* tokenized once per (data, format, tokenizer, room, code), then read from the cache: a short
     run starts in seconds instead of re-rendering thousands of real-size logs. The cache file is written by
     ``datasets`` to a temporary name and renamed, so a killed run never leaves half a cache."""
-    path = cache_dir() / "prompts" / f"{cache_key(split, tokenizer, fmt, max_length)}.arrow"
+    key = cache_key(split, tokenizer, fmt, max_length)
+    path = cache_dir() / "prompts" / f"{key}.arrow"
     path.parent.mkdir(parents=True, exist_ok=True)
     rendered_cols = ["input_ids", "labels", "length", "truncated", "hidden_evidence"]
     if path.is_file():
@@ -250,15 +258,19 @@ def prepare_tokenized(
             remove_columns=split.column_names,
             num_proc=num_proc,
             desc="rendering and tokenizing stream sessions",
+            new_fingerprint=f"{key}-stream",
         )
         return out.select_columns(rendered_cols).flatten_indices(cache_file_name=str(path))
-    rendered = prepare(split, tokenizer, fmt, max_length, num_proc, where)
+    # datasets caches each map by the mapped function's own code and arguments, not by the renderer it calls: the
+    # key (which covers that code) names each step, so an edit to mcip never brings back a stale rendering
+    rendered = prepare(split, tokenizer, fmt, max_length, num_proc, where, f"{key}-rendered")
     out = rendered.map(
         tokenize_row,
         fn_kwargs={"tokenizer": tokenizer},
         remove_columns=rendered.column_names,
         num_proc=num_proc,
         desc="tokenizing guardian prompts",
+        new_fingerprint=f"{key}-tokenized",
     )
     out = out.select_columns(rendered_cols).flatten_indices(cache_file_name=str(path))
     return out
