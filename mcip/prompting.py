@@ -16,11 +16,13 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from mcip.calls import deviating_flow
 from mcip.prompt import (
     PromptFormat,
     TokenCounter,
     approx_tokens,
     build_paper_prompt,
+    flow_legible,
     is_truncated,
     system_policy,
 )
@@ -104,11 +106,30 @@ class Prompter:
         return self.fmt.messages(traj, self.count_tokens, self.log_budget)
 
 
-def prompt_stats(prompts: Sequence[list[dict[str, str]]], lengths: Sequence[int]) -> dict:
-    """What a number measured on these prompts stands on: the share cut to fit, and tokens per item."""
+def hidden_evidence(traj: Trajectory, prompt: list[dict[str, str]]) -> bool:
+    """Whether an unsafe record's prompt no longer shows the flow its class turns on (``meta.call_labels``): cut
+    away with old flows of a long session, it leaves a label the prompt cannot support."""
+    n = deviating_flow(traj)
+    return n is not None and not flow_legible(prompt[-1]["content"], n)
+
+
+def prompt_stats(
+    prompts: Sequence[list[dict[str, str]]],
+    lengths: Sequence[int],
+    trajectories: Sequence[Trajectory] | None = None,
+) -> dict:
+    """What a number measured on these prompts stands on: the share cut to fit, tokens per item and, given the
+    records (guardian-format prompts), the share of unsafe items whose prompt hides the flow their label turns on,
+    which no guardian reading it can find (None without per-call labels)."""
     ordered = sorted(lengths)
     p90 = ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))] if ordered else 0
+    hidden = {}
+    if trajectories is not None:
+        unsafe = [(t, p) for t, p in zip(trajectories, prompts) if deviating_flow(t) is not None]
+        share = sum(hidden_evidence(t, p) for t, p in unsafe) / len(unsafe) if unsafe else None
+        hidden = {"hidden_evidence_share": None if share is None else round(share, 4)}
     return {
+        **hidden,
         "truncated_share": round(
             sum(is_truncated(p[-1]["content"]) for p in prompts) / max(len(prompts), 1), 4
         ),

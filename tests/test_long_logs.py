@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -171,6 +172,16 @@ def test_the_budget_bounds_the_whole_user_message_on_the_boundary(tiny_model_dir
 # -- 10k-token logs through evaluation and training (tiny model, real evaluator, real accelerate launch) -----------
 
 
+def _saved(rows: list[dict], path) -> Path:
+    """``rows`` as a training dataset on disk (its first four also the validation split)."""
+    from datasets import Dataset, DatasetDict
+
+    DatasetDict({"train": Dataset.from_list(rows), "validation": Dataset.from_list(rows[:4])}).save_to_disk(
+        path
+    )
+    return path
+
+
 @pytest.fixture(scope="module")
 def long_records(per_label, tmp_path_factory, tiny_model_dir) -> list[Trajectory]:
     from transformers import AutoTokenizer
@@ -224,7 +235,6 @@ def test_evaluation_of_10k_token_logs_cuts_them_to_the_context_and_says_so(
 def test_training_on_10k_token_logs_renders_into_max_length_instead_of_aborting(
     long_records, tiny_model_dir, tmp_path
 ):
-    from datasets import Dataset, DatasetDict
 
     from tests.conftest import launch, ok
 
@@ -232,10 +242,7 @@ def test_training_on_10k_token_logs_renders_into_max_length_instead_of_aborting(
         {"id": r.id or f"r{i}", "label": r.label, "rationale": "", "trajectory": r.to_json()}
         for i, r in enumerate(long_records * 2)
     ]
-    data = tmp_path / "long-ds"
-    DatasetDict({"train": Dataset.from_list(rows), "validation": Dataset.from_list(rows[:4])}).save_to_disk(
-        data
-    )
+    data = _saved(rows, tmp_path / "long-ds")
     out = tmp_path / "run"
     # no prompt budget of its own (larger than any room): the room max_length leaves decides
     ok(
@@ -276,7 +283,7 @@ def test_training_flags_prompts_that_hide_the_deviating_flow_and_can_drop_them(
     """A long session whose attack is many turns old is cut with the old flows: its prompt no longer shows what
     its label turns on. Training counts such rows (mcip_run.json) and, with drop_hidden_evidence, leaves them
     out; data without per-call labels cannot say which rows those are and is refused."""
-    from datasets import Dataset, DatasetDict
+    from datasets import Dataset
     from transformers import AutoTokenizer
 
     from mcip.prompt import PromptFormat
@@ -299,10 +306,7 @@ def test_training_flags_prompts_that_hide_the_deviating_flow_and_can_drop_them(
     hidden = prepared["hidden_evidence"]
     assert hidden[:3] == [True, True, True], hidden  # the attack, 30 turns back, is cut away
     assert not any(h for h, r in zip(hidden, rows) if r["label"] == "true")  # a safe row has nothing to hide
-    data = tmp_path / "ds"
-    DatasetDict({"train": Dataset.from_list(rows), "validation": Dataset.from_list(rows[:4])}).save_to_disk(
-        data
-    )
+    data = _saved(rows, tmp_path / "ds")
     out = tmp_path / "run"
     ok(
         launch(
@@ -325,14 +329,33 @@ def test_training_flags_prompts_that_hide_the_deviating_flow_and_can_drop_them(
         traj = json.loads(row["trajectory"])
         traj["meta"].pop("call_labels")
         row["trajectory"] = json.dumps(traj)
-    old = tmp_path / "old"
-    DatasetDict({"train": Dataset.from_list(rows), "validation": Dataset.from_list(rows[:4])}).save_to_disk(
-        old
-    )
+    old = _saved(rows, tmp_path / "old")
     done = launch(
         tiny_model_dir, old, tmp_path / "run-old", "--max_steps", "1", "--drop_hidden_evidence", "true"
     )
     assert done.returncode != 0 and "meta.call_labels: missing" in done.stderr + done.stdout
+
+
+def test_evaluation_states_the_share_of_unsafe_prompts_that_hide_their_evidence(per_label):
+    """metrics.json says how many unsafe items' prompts lost the flow their label turns on: recall no guardian
+    reading those prompts can reach. Safe items do not count; records without per-call labels give None."""
+    from mcip.prompt import PromptFormat
+    from mcip.prompting import prompt_stats
+
+    unsafe = [t for label, (t, _) in per_label.items() if label != "true"][:3]
+
+    def share(trajs, budget):
+        prompts = [PromptFormat("compact", budget).messages(t, approx_tokens) for t in trajs]
+        return prompt_stats(prompts, [1] * len(prompts), trajs)["hidden_evidence_share"]
+
+    old = [_with_later_turns(t) for t in unsafe]
+    assert share(old, 300) == 1.0  # the attack, 30 turns back, is cut away
+    assert share(unsafe, None) == 0.0  # uncut: every deviating flow shown
+    bare = [
+        t.model_copy(update={"meta": {k: v for k, v in t.meta.items() if k != "call_labels"}}) for t in old
+    ]
+    assert share(bare, 300) is None
+    assert "hidden_evidence_share" not in prompt_stats([], [])
 
 
 def test_a_tiny_budget_still_shows_the_end_of_the_log_for_every_label(per_label):

@@ -13,9 +13,16 @@ import os
 from pathlib import Path
 from typing import Any
 
-from mcip.calls import META_KEY, deviating_flow
-from mcip.prompt import PromptFormat, flow_legible, is_truncated
-from mcip.prompting import MARGIN, ContextError, fit_log_budget, template_overhead, token_counter
+from mcip.calls import META_KEY
+from mcip.prompt import PromptFormat, is_truncated
+from mcip.prompting import (
+    MARGIN,
+    ContextError,
+    fit_log_budget,
+    hidden_evidence,
+    template_overhead,
+    token_counter,
+)
 from mcip.record import from_row
 from mcip.scoring import common_prefix, encode, render_chat
 from mcip.stream import StreamError, chats
@@ -77,13 +84,6 @@ def has_call_labels(split, probe: int = 20) -> bool:
         if META_KEY in (json.loads(row["trajectory"]).get("meta") or {}):
             return True
     return False
-
-
-def hidden_evidence(traj, prompt: list[dict[str, str]]) -> bool:
-    """Whether an unsafe record's prompt no longer shows the flow its class turns on (``meta.call_labels``): cut
-    away with old flows of a long session, it leaves a label the prompt cannot support."""
-    n = deviating_flow(traj)
-    return n is not None and not flow_legible(prompt[-1]["content"], n)
 
 
 def prepare(

@@ -231,6 +231,7 @@ def evaluate(cfg: EvalConfig) -> list[ModeResult]:
     else:
         prompts = [guardian.prompt(ex.trajectory) for ex in examples]
     lengths = [guardian.prompt_tokens(p) for p in prompts]
+    trajectories = [ex.trajectory for ex in examples]
     if guardian.tokenizer is not None and context:
         over = [ex.id for ex, n in zip(examples, lengths) if n + guardian.answer_room > context]
         if over:  # the renderer's bound makes this unreachable; never score past the model's positions
@@ -266,7 +267,8 @@ def evaluate(cfg: EvalConfig) -> list[ModeResult]:
         "prompt_style": prompter.fmt.style if guardian_protocol else "paper",
         "context": context,
         "log_budget": prompter.log_budget,
-        **prompt_stats(prompts, lengths),
+        # the guardian format numbers its flows as the records do: the share of unsafe items it hides evidence of
+        **prompt_stats(prompts, lengths, None if per_call or not guardian_protocol else trajectories),
     }
     results = []
     for mode, preds in runs:
