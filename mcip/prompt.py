@@ -283,8 +283,8 @@ class _Level:
 
 # The characters a user request, a call's arguments and the final answer keep while old flows are omitted:
 # most arguments whole and a request's head and tail, which is what most verdicts turn on. With 0 (the rule
-# before) every one of them was cut to nothing before any flow was omitted: at the CPU recipe's 640 tokens, 39% of
-# unsafe training logs lost their deviating flow that way or by omission, 21% with 120 (benchmarks/evidence_kept.py).
+# before) every one of them was cut to nothing before any flow was omitted: at the CPU recipe's 640 tokens, 35% of
+# unsafe training logs lost their deviating flow that way or by omission, 19% with 120 (benchmarks/evidence_kept.py).
 EVIDENCE_FLOOR = 120
 
 _LEVELS = (
@@ -567,9 +567,8 @@ def _fit(layout, flows, notes, n_others, log_budget, count_tokens, ratio) -> str
             best, lo = found, mid + 1
         else:
             hi = mid - 1
-    if (
-        best is None
-    ):  # not even the last flow at the floor: its evidence cut to nothing, then its tools counted
+    # not even the last flow at the floor: its evidence cut to nothing, then its tools counted too
+    if best is None:
         best = attempt(layout("count", {n - 1}), bare, n - 1)
     if best is None:
         best = attempt(layout("count", {n - 1}, tools=False), bare, n - 1)

@@ -120,7 +120,7 @@ def test_headers_alone_over_budget_omit_old_flows_but_keep_requests_and_the_end(
 
 def test_flows_left_after_omission_keep_their_evidence_legible(per_label):
     """Past the budget, old flows go before the evidence of the flows shown is cut to nothing: a log of bare flow
-    headers, every request and argument replaced by a cut marker, tells no class from another (that rule cost 39%
+    headers, every request and argument replaced by a cut marker, tells no class from another (that rule cost 35%
     of the CPU recipe's unsafe training logs their deviating flow; benchmarks/evidence_kept.py)."""
     traj, _ = per_label["wrong_parameter_prompt_injection"]
     data = json.loads(traj.to_json())
