@@ -28,6 +28,7 @@ from mcip.io import write_json
 from mcip.prompt import flow_legible
 from mcip.record import from_row
 from mcip.taxonomy import SAFE
+from train.data import has_call_labels
 
 STATES = ("legible", "cut to nothing", "omitted")
 
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     rows = load_from_disk(args.data)[args.split]
     rows = rows.select(range(min(args.n, len(rows))))
-    if not any((json.loads(r["trajectory"]).get("meta") or {}).get(META_KEY) for r in rows.select(range(20))):
+    if not has_call_labels(rows):
         raise SystemExit(
             f"{args.data}: its records carry no {META_KEY} (built before per-call labels): run `make data` again"
         )
