@@ -44,7 +44,7 @@ def probe_on(data: str, ids_by_split: dict[str, list[str]], recipe: str) -> dict
 
     ds = load_from_disk(data)
     prompter = recipe_prompter(recipe)
-    vec, clf = fit(ds["train"], prompter)
+    vec, clf = fit(texts(ds["train"], prompter), ds["train"]["label"])
     out = {}
     for split, ids in ids_by_split.items():
         rows = ds[split].filter(lambda r, wanted=frozenset(ids): r["id"] in wanted)

@@ -48,7 +48,7 @@ def texts(split, prompter) -> list[str]:
     return [prompter.messages(from_row(row, f"row {i}"))[-1]["content"] for i, row in enumerate(split)]
 
 
-def fit(train, prompter):
+def fit(texts_: list[str], labels: list[str]):
     """The probe: TF-IDF over words and word pairs of the rendered logs, then logistic regression."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
@@ -60,46 +60,71 @@ def fit(train, prompter):
         sublinear_tf=True,
         token_pattern=r"[A-Za-z_][A-Za-z0-9_.\-]+",
     )
-    clf = LogisticRegression(max_iter=3000, C=4.0).fit(
-        vec.fit_transform(texts(train, prompter)), train["label"]
-    )
+    clf = LogisticRegression(max_iter=3000, C=4.0).fit(vec.fit_transform(texts_), labels)
     return vec, clf
 
 
-def probe(data_dir: str, max_train: int | None = None, seed: int = 0, recipe: str = DEFAULT_RECIPE) -> dict:
-    from datasets import load_from_disk
+def _scores(truth: list[str], pred) -> dict:
     from sklearn.metrics import accuracy_score, f1_score
+
+    per = f1_score(truth, pred, labels=list(LABEL_STRINGS), average=None, zero_division=0)
+    binary_truth = ["safe" if t == "true" else "unsafe" for t in truth]
+    binary_pred = ["safe" if p == "true" else "unsafe" for p in pred]
+    return {
+        "n": len(truth),
+        "accuracy": round(accuracy_score(truth, pred), 4),
+        "macro_f1": round(
+            f1_score(truth, pred, labels=list(LABEL_STRINGS), average="macro", zero_division=0), 4
+        ),
+        "binary_macro_f1": round(f1_score(binary_truth, binary_pred, average="macro"), 4),
+        "per_class_f1": {lb: round(float(f), 4) for lb, f in zip(LABEL_STRINGS, per)},
+    }
+
+
+def probe(
+    data_dir: str,
+    max_train: int | None = None,
+    seed: int = 0,
+    recipe: str = DEFAULT_RECIPE,
+    curve: list[int] | None = None,
+    eval_n: int | None = None,
+) -> dict:
+    """The probe on ``test`` and ``test_unseen`` (``eval_n`` seeded items of each when given). With ``curve``, it
+    is fitted on the first n shuffled ``train`` logs for each n (the logs rendered once), which says how many
+    examples a simple learner needs on this data: a reference for a guardian's learning curve at equal examples."""
+    from datasets import load_from_disk
 
     data = load_from_disk(data_dir)
     train = data["train"].shuffle(seed=seed)
-    train = train.select(range(min(max_train or len(train), len(train))))
+    sizes = sorted(curve) if curve else [min(max_train or len(train), len(train))]
+    if sizes[-1] > len(train):
+        raise SystemExit(f"shortcut_probe: {data_dir} has {len(train)} train records, fewer than {sizes[-1]}")
+    train = train.select(range(sizes[-1]))
     prompter = recipe_prompter(recipe)
     start = time.perf_counter()
-    vec, clf = fit(train, prompter)
-    out = {
-        "train_n": len(train),
-        "recipe": recipe,
-        "fit_seconds": round(time.perf_counter() - start, 1),
-        "splits": {},
-    }
+    train_texts, labels = texts(train, prompter), train["label"]
+    evals = {}
     for name in ("test", "test_unseen"):
-        if name not in data:
-            continue
-        split = data[name]
-        pred = clf.predict(vec.transform(texts(split, prompter)))
-        truth = split["label"]
-        per = f1_score(truth, pred, labels=list(LABEL_STRINGS), average=None, zero_division=0)
-        binary_truth = ["safe" if t == "true" else "unsafe" for t in truth]
-        binary_pred = ["safe" if p == "true" else "unsafe" for p in pred]
-        out["splits"][name] = {
-            "n": len(split),
-            "accuracy": round(accuracy_score(truth, pred), 4),
-            "macro_f1": round(
-                f1_score(truth, pred, labels=list(LABEL_STRINGS), average="macro", zero_division=0), 4
-            ),
-            "binary_macro_f1": round(f1_score(binary_truth, binary_pred, average="macro"), 4),
-            "per_class_f1": {lb: round(float(f), 4) for lb, f in zip(LABEL_STRINGS, per)},
+        if name in data:
+            split = data[name]
+            if eval_n is not None and eval_n < len(split):
+                split = split.shuffle(seed=seed).select(range(eval_n))
+            evals[name] = (texts(split, prompter), split["label"])
+    points = {}
+    for n in sizes:
+        vec, clf = fit(train_texts[:n], labels[:n])
+        points[n] = {
+            name: _scores(truth, clf.predict(vec.transform(x))) for name, (x, truth) in evals.items()
         }
+    out = {
+        "train_n": sizes[-1],
+        "recipe": recipe,
+        "data": data_dir,
+        "seconds": round(time.perf_counter() - start, 1),
+    }
+    if curve:
+        out["curve"] = {str(n): {name: s["macro_f1"] for name, s in pts.items()} for n, pts in points.items()}
+    out["splits"] = points[sizes[-1]]
     return out
 
 
@@ -107,7 +132,7 @@ def print_table(result: dict) -> None:
     splits = list(result["splits"])
     print(
         f"shortcut probe: TF-IDF + logistic regression on {result['train_n']} train logs "
-        f"({result['fit_seconds']} s)\n"
+        f"({result['seconds']} s)\n"
     )
     print("| label | " + " | ".join(f"F1 {s}" for s in splits) + " |")
     print("|---|" + "---|" * len(splits))
@@ -126,10 +151,25 @@ def main() -> int:
     parser.add_argument("--data", default="data/mcip-synth")
     parser.add_argument("--max-train", type=int, default=None)
     parser.add_argument("--recipe", default=DEFAULT_RECIPE, help="render logs as this training recipe does")
+    parser.add_argument(
+        "--curve",
+        default=None,
+        help="comma-separated train sizes (e.g. 1000,2000,4000,6000): macro-F1 at each, the logs rendered once",
+    )
+    parser.add_argument(
+        "--eval-n", type=int, default=None, help="seeded items of each test split (default all)"
+    )
     parser.add_argument("--json", default=None, help="also write the result here")
     args = parser.parse_args()
-    result = probe(args.data, args.max_train, recipe=args.recipe)
+    curve = [int(n) for n in args.curve.split(",")] if args.curve else None
+    result = probe(args.data, args.max_train, recipe=args.recipe, curve=curve, eval_n=args.eval_n)
     print_table(result)
+    if curve:
+        splits = list(result["splits"])
+        print("\n| train logs | " + " | ".join(f"macro-F1 {s}" for s in splits) + " |")
+        print("|---|" + "---|" * len(splits))
+        for n, row in result["curve"].items():
+            print(f"| {n} | " + " | ".join(f"{row[s]:.3f}" for s in splits) + " |")
     if args.json:
         write_json(args.json, result)
     return 0
