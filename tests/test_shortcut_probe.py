@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from benchmarks.shortcut_probe import probe
 
-SMALL_RECIPE = "recipes/data/small.yaml"  # the data recipe the training tests build from
+# the data recipe the training tests build from
+SMALL_RECIPE = Path(__file__).resolve().parents[1] / "recipes/data/small.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +21,8 @@ def probe_data(tmp_path_factory, tiny_model_dir):
     tmp = tmp_path_factory.mktemp("probe")
     sizes = ["--train_size", "60", "--validation_size", "4", "--test_size", "24", "--test_unseen_size", "24"]
     build(
-        load_recipe(SMALL_RECIPE, ["--output_dir", str(tmp / "ds"), "--num_proc", "1", *sizes]), progress=False
+        load_recipe(SMALL_RECIPE, ["--output_dir", str(tmp / "ds"), "--num_proc", "1", *sizes]),
+        progress=False,
     )
     recipe = tmp / "recipe.yaml"
     recipe.write_text(f"model_name_or_path: {tiny_model_dir}\nprompt_style: compact\nlog_budget: 400\n")
