@@ -60,8 +60,12 @@ def loss_table(runs: list[str], span: int) -> str:
 
 
 def point(checkpoint: Path, args) -> dict:
-    m = evaluate_stage(str(checkpoint), args.data, args.split, checkpoint / "eval" / f"curve-{args.split}-{args.n}",
-                       checkpoint.parent / "curve.log", limit=args.n)  # fmt: skip
+    # the folder names the data too: a finished evaluation there is reused, and a checkpoint may be scored on two
+    # data sets (a run on short sessions, scored on real-size ones as well)
+    where = checkpoint / "eval" / f"curve-{Path(args.data).name}-{args.split}-{args.n}"
+    m = evaluate_stage(
+        str(checkpoint), args.data, args.split, where, checkpoint.parent / "curve.log", limit=args.n
+    )
     state = json.loads((checkpoint / "trainer_state.json").read_text())
     marker = read_marker(checkpoint)
     return {
