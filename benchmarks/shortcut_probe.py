@@ -142,6 +142,11 @@ def print_table(result: dict) -> None:
         print(f"| {lb.choice}{flag} | " + " | ".join(f"{c:.3f}" for c in cells) + " |")
     for key in ("accuracy", "macro_f1", "binary_macro_f1"):
         print(f"| **{key}** | " + " | ".join(f"{result['splits'][s][key]:.3f}" for s in splits) + " |")
+    if "curve" in result:
+        print("\n| train logs | " + " | ".join(f"macro-F1 {s}" for s in splits) + " |")
+        print("|---|" + "---|" * len(splits))
+        for n, row in result["curve"].items():
+            print(f"| {n} | " + " | ".join(f"{row[s]:.3f}" for s in splits) + " |")
 
 
 def main() -> int:
@@ -164,12 +169,6 @@ def main() -> int:
     curve = [int(n) for n in args.curve.split(",")] if args.curve else None
     result = probe(args.data, args.max_train, recipe=args.recipe, curve=curve, eval_n=args.eval_n)
     print_table(result)
-    if curve:
-        splits = list(result["splits"])
-        print("\n| train logs | " + " | ".join(f"macro-F1 {s}" for s in splits) + " |")
-        print("|---|" + "---|" * len(splits))
-        for n, row in result["curve"].items():
-            print(f"| {n} | " + " | ".join(f"{row[s]:.3f}" for s in splits) + " |")
     if args.json:
         write_json(args.json, result)
     return 0
