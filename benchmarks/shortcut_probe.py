@@ -20,7 +20,7 @@ from pathlib import Path
 
 from mcip.io import write_json
 from mcip.record import from_row
-from mcip.taxonomy import LABEL_STRINGS, LABELS
+from mcip.taxonomy import LABEL_STRINGS, LABELS, SAFE
 
 DEFAULT_RECIPE = "recipes/smollm2-135m/lora_cpu.yaml"
 
@@ -65,19 +65,16 @@ def fit(texts_: list[str], labels: list[str]):
 
 
 def _scores(truth: list[str], pred) -> dict:
-    from sklearn.metrics import accuracy_score, f1_score
+    """The probe's headline scores, from the metrics every guardian is scored with (``train.metrics``)."""
+    from train.metrics import Prediction, compute_metrics
 
-    per = f1_score(truth, pred, labels=list(LABEL_STRINGS), average=None, zero_division=0)
-    binary_truth = ["safe" if t == "true" else "unsafe" for t in truth]
-    binary_pred = ["safe" if p == "true" else "unsafe" for p in pred]
+    m = compute_metrics([Prediction(str(i), t, p, p != SAFE) for i, (t, p) in enumerate(zip(truth, pred))])
     return {
-        "n": len(truth),
-        "accuracy": round(accuracy_score(truth, pred), 4),
-        "macro_f1": round(
-            f1_score(truth, pred, labels=list(LABEL_STRINGS), average="macro", zero_division=0), 4
-        ),
-        "binary_macro_f1": round(f1_score(binary_truth, binary_pred, average="macro"), 4),
-        "per_class_f1": {lb: round(float(f), 4) for lb, f in zip(LABEL_STRINGS, per)},
+        "n": m["n"],
+        "accuracy": round(m["risk_resistance"]["accuracy"], 4),
+        "macro_f1": round(m["risk_resistance"]["macro_f1"], 4),
+        "binary_macro_f1": round(m["safety_awareness"]["macro_f1"], 4),
+        "per_class_f1": {lb: round(m["per_class"][lb]["f1"], 4) for lb in LABEL_STRINGS},
     }
 
 
