@@ -17,7 +17,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 SMOLLM2 := models/smollm2-135m-instruct
 
 .PHONY: install models data train eval export push push-data demo test test-fast lint format render clean agentdojo-eval \
-	guardian guardian-status guardian-stop guardian-ship conformance-servers guard-conformance
+	guardian guardian-status guardian-stop guardian-save guardian-ship conformance-servers guard-conformance
 
 install: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
@@ -98,7 +98,8 @@ push-data: $(STAMP)
 
 # The reference guardian, trained on this machine in the background (README, "The reference guardian"). Run again
 # after a stop, a kill or a new sitting: it resumes from its newest finished checkpoint, or warm-starts from the
-# shipped guardians/$(GUARDIAN) when runs/ is gone. Progress and ETA: make guardian-status.
+# shipped guardians/$(GUARDIAN) or the saved guardians/$(GUARDIAN)-latest (the further-trained) when runs/ is
+# gone. Progress and ETA: make guardian-status.
 GUARDIAN ?= smollm2-135m-mcip-cpu
 GUARDIAN_RECIPE ?= recipes/smollm2-135m/guardian_cpu.yaml
 GUARDIAN_RUN ?= runs/guardian
@@ -112,12 +113,14 @@ guardian: $(STAMP) models $(DATA_DIR)/dataset_dict.json
 		echo "make guardian: already training (pid $$(cat $(GUARDIAN_RUN)/pid)); make guardian-status"; exit 0; fi
 	@TOKENIZERS_PARALLELISM=false setsid nohup $(BIN)/accelerate launch --config_file accelerate_configs/cpu.yaml \
 		-m train.sft --config $(GUARDIAN_RECIPE) --dataset_name $(DATA_DIR) --output_dir $(GUARDIAN_RUN) \
-		--warm_start guardians/$(GUARDIAN) $(TRAIN_ARGS) >> $(GUARDIAN_RUN)/train.log 2>&1 < /dev/null & \
+		--warm_start guardians/$(GUARDIAN),guardians/$(GUARDIAN)-latest $(TRAIN_ARGS) \
+		>> $(GUARDIAN_RUN)/train.log 2>&1 < /dev/null & \
 		echo $$! > $(GUARDIAN_RUN)/pid
 	@echo "training in the background (pid $$(cat $(GUARDIAN_RUN)/pid), log $(GUARDIAN_RUN)/train.log):"
 	@echo "  make guardian-status   progress and ETA"
 	@echo "  make guardian-stop     stop it (it resumes where it stopped on the next make guardian)"
 	@echo "  make guardian-ship     evaluate the newest checkpoint and ship it to guardians/$(GUARDIAN)"
+	@echo "  make guardian-save     before the sitting ends: keep the newest checkpoint in guardians/$(GUARDIAN)-latest"
 
 guardian-status:
 	@if [ -f $(GUARDIAN_RUN)/pid ] && kill -0 $$(cat $(GUARDIAN_RUN)/pid) 2>/dev/null; then \
@@ -129,11 +132,24 @@ guardian-stop:
 	@if [ -f $(GUARDIAN_RUN)/pid ] && kill -0 $$(cat $(GUARDIAN_RUN)/pid) 2>/dev/null; then \
 		kill -- -$$(cat $(GUARDIAN_RUN)/pid) && echo "stopped; make guardian resumes it"; else echo "not training"; fi
 
+# The run's newest finished checkpoint (its folder), and its answers on the clear-cut logs that
+# tests/test_shipped_guardian.py holds every shipped folder to.
+NEWEST_CHECKPOINT = ckpt=$$($(PY) -c "from train.trainer import resume_point; print(resume_point('$(GUARDIAN_RUN)') or '')"); \
+	test -n "$$ckpt" || { echo "make $@: no finished checkpoint in $(GUARDIAN_RUN)" >&2; exit 2; }
+CLEAR_CUT_EVAL = $(PY) -m train.evaluate --model $$ckpt --data tests/fixtures/clear_cut.jsonl --mode fast \
+	--output $$ckpt/eval/clear_cut
+
+# Keep the run's newest finished checkpoint in the repository (unscored, its card says so), so that the next sitting
+# continues from it even when it did not beat the shipped guardian on a few hundred items: commit the folder.
+guardian-save: $(STAMP) models
+	@$(NEWEST_CHECKPOINT); $(CLEAR_CUT_EVAL) || exit 1; \
+	$(PY) -m train.ship --checkpoint $$ckpt --out guardians/$(GUARDIAN)-latest --recipe $(GUARDIAN_RECIPE) \
+		--clear-cut $$ckpt/eval/clear_cut/predictions.jsonl --resume-point-for guardians/$(GUARDIAN)
+
 # Evaluate the newest finished checkpoint on test and test_unseen (GUARDIAN_EVAL_N items each, both protocols)
 # and ship it.
 guardian-ship: $(STAMP) models
-	@ckpt=$$($(PY) -c "from train.trainer import resume_point; print(resume_point('$(GUARDIAN_RUN)') or '')"); \
-	test -n "$$ckpt" || { echo "make guardian-ship: no finished checkpoint in $(GUARDIAN_RUN)" >&2; exit 2; }; \
+	@$(NEWEST_CHECKPOINT); \
 	for split in test test_unseen; do \
 		$(PY) -m train.evaluate --model $$ckpt --data $(DATA_DIR) --split $$split --mode fast \
 			--limit $(GUARDIAN_EVAL_N) --output $$ckpt/eval/$$split || exit 1; \
@@ -141,8 +157,7 @@ guardian-ship: $(STAMP) models
 			--mode generate --max_new_tokens $(GUARDIAN_PAPER_TOKENS) --limit $(GUARDIAN_EVAL_N) \
 			--output $$ckpt/eval/$$split-paper || exit 1; \
 	done; \
-	$(PY) -m train.evaluate --model $$ckpt --data tests/fixtures/clear_cut.jsonl --mode fast \
-		--output $$ckpt/eval/clear_cut || exit 1; \
+	$(CLEAR_CUT_EVAL) || exit 1; \
 	$(PY) -m train.ship --checkpoint $$ckpt --out guardians/$(GUARDIAN) --recipe $(GUARDIAN_RECIPE) \
 		--metrics $$ckpt/eval/test/metrics.json --metrics $$ckpt/eval/test_unseen/metrics.json \
 		--metrics $$ckpt/eval/test-paper/metrics.json --metrics $$ckpt/eval/test_unseen-paper/metrics.json \

@@ -201,6 +201,55 @@ def test_ship_refuses_an_unfinished_checkpoint_with_a_clear_message(tmp_path, ca
     assert not (tmp_path / "g").exists()
 
 
+def _shipped(folder, step: int, base: str, fill: float):
+    """A shipped guardian folder at ``step``: an adapter (every weight ``fill``), its config and trainer state."""
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True)
+    save_file({"w": torch.full((2, 2), fill)}, folder / "adapter_model.safetensors")
+    (folder / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": base}))
+    (folder / "trainer_state.json").write_text(json.dumps({"global_step": step}))
+    (folder / "mcip_checkpoint.json").write_text(json.dumps({"step": step, "train_seconds": 10.0 * step}))
+    return folder
+
+
+def test_a_warm_start_takes_the_furthest_trained_of_the_shipped_and_the_saved_folder(tmp_path):
+    """The vetted guardian and the run's saved resume point (make guardian-save) live apart; a new sitting goes on
+    from whichever is further, in either order, and a folder that is missing or incomplete is passed over."""
+    from train.trainer import warm_start
+
+    base = str(tmp_path / "base")
+    vetted = _shipped(tmp_path / "guardians/g", 375, base, 1.0)
+    saved = _shipped(tmp_path / "guardians/g-latest", 700, base, 2.0)
+    (tmp_path / "guardians/half").mkdir()  # an adapter without its trainer state cannot seed a run
+    (tmp_path / "guardians/half/adapter_model.safetensors").write_bytes(b"")
+    for order in ([vetted, saved], [saved, vetted]):
+        run = tmp_path / f"run-{order[0].name}"
+        names = ",".join(str(p) for p in [tmp_path / "guardians/half", *order, tmp_path / "missing"])
+        got = warm_start(run, names, base)
+        assert got == run / "checkpoint-700"
+        assert torch.equal(_adapter(got)["w"], torch.full((2, 2), 2.0))
+        marker = json.loads((got / "mcip_checkpoint.json").read_text())
+        assert marker["warm_start"] == str(saved) and marker["train_seconds"] == 7000.0
+    # once the vetted guardian is shipped past the saved point, the run goes on from it
+    newer = _shipped(tmp_path / "guardians/g2", 750, base, 3.0)
+    assert warm_start(tmp_path / "run2", [saved, newer], base) == tmp_path / "run2/checkpoint-750"
+    assert warm_start(tmp_path / "run3", f"{tmp_path / 'missing'},", base) is None
+
+
+def test_a_saved_resume_point_says_on_its_card_which_guardian_to_guard_with(tmp_path):
+    from train.ship import main as ship_main
+
+    ckpt = _shipped(tmp_path / "run/checkpoint-700", 700, "models/smollm2-135m-instruct", 0.5)
+    out = tmp_path / "guardians/g-latest"
+    argv = ["--checkpoint", str(ckpt), "--out", str(out), "--resume-point-for", "guardians/g"]
+    assert ship_main(argv) == 0
+    text = (out / "README.md").read_text()
+    assert text.startswith("# g-latest\n\n**Not a guardian to guard with: use `guardians/g`.**")
+    assert "Not evaluated when shipped." in text and _adapter(out)["w"].dtype == torch.bfloat16
+    assert json.loads((out / "trainer_state.json").read_text())["global_step"] == 700
+
+
 def _eval_metrics(split: str, protocol: str, f1: float) -> dict:
     """The fields of a train.evaluate metrics.json that the shipped card reads."""
     return {

@@ -102,7 +102,8 @@ class ScriptArguments:
         default=None,
         metadata={
             "help": "a shipped guardian folder (guardians/<name>) to continue from when output_dir holds no "
-            "finished checkpoint: its adapter and step come back, the optimizer restarts"
+            "finished checkpoint: its adapter and step come back, the optimizer restarts. Several folders, "
+            "comma-separated: the furthest-trained one"
         },
     )
 

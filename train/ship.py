@@ -60,12 +60,26 @@ def _metrics_row(m: dict) -> str:
     )
 
 
-def card(name: str, marker: dict, state: dict, metrics: list[dict], recipe: str | None) -> str:
+def card(
+    name: str,
+    marker: dict,
+    state: dict,
+    metrics: list[dict],
+    recipe: str | None,
+    resume_point_for: str | None = None,
+) -> str:
     hours = marker.get("train_seconds", 0) / 3600
     devices = sorted({s["device"] for s in marker.get("sittings", [])}) or ["(not recorded)"]
-    lines = [
-        f"# {name}",
-        "",
+    lines = [f"# {name}", ""]
+    if resume_point_for:
+        lines += [
+            f"**Not a guardian to guard with: use `{resume_point_for}`.** This is the long CPU run's newest",
+            "checkpoint, saved in the repository (`make guardian-save`) because `runs/` may not survive a sitting:",
+            f"`make guardian` warm-starts from the furthest-trained of `{resume_point_for}` and this folder, so the",
+            "run goes on from here rather than from the older vetted guardian. It is not scored when saved.",
+            "",
+        ]
+    lines += [
         "A LoRA adapter on SmolLM2-135M-Instruct that reads an MCP agent's interaction log and answers `safe` or",
         "`unsafe` with the MCIP choice (A-K). Trained on the CPU with `make guardian`; it loads offline from the",
         f"repository (`make models`, then `--model guardians/{name}` or `--guardian guardians/{name}`).",
@@ -139,6 +153,7 @@ def ship(
     recipe: str | None,
     base: str = BASE_IN_REPO,
     clear_cut: Path | None = None,
+    resume_point_for: str | None = None,
 ) -> Path:
     if not (checkpoint / "adapter_model.safetensors").is_file():
         raise ShipError(f"{checkpoint}: no adapter_model.safetensors (only LoRA adapters ship)")
@@ -166,7 +181,9 @@ def ship(
         if recipe and Path(recipe).is_file():
             shutil.copy2(recipe, tmp / "recipe.yaml")
         state = json.loads((checkpoint / "trainer_state.json").read_text())
-        (tmp / "README.md").write_text(card(out.name, read_marker(checkpoint), state, loaded, recipe))
+        (tmp / "README.md").write_text(
+            card(out.name, read_marker(checkpoint), state, loaded, recipe, resume_point_for)
+        )
     return out
 
 
@@ -183,6 +200,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--clear-cut", default=None, help="predictions.jsonl of its evaluation on the clear-cut set"
     )
+    parser.add_argument(
+        "--resume-point-for",
+        metavar="GUARDIAN",
+        help="save the run's newest checkpoint as its resume point beside this vetted guardian (the card says so)",
+    )
     args = parser.parse_args(argv)
     checkpoint = Path(args.checkpoint) if args.checkpoint else (resume_point(args.run) if args.run else None)
     if checkpoint is None:
@@ -196,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
             args.recipe,
             args.base,
             Path(args.clear_cut) if args.clear_cut else None,
+            args.resume_point_for,
         )
     except ShipError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -112,20 +112,34 @@ def resume_point(output_dir: str | Path) -> Path | None:
     return done[-1] if done else None
 
 
-def warm_start(output_dir: str | Path, shipped: str | Path, model: str | None = None) -> Path | None:
+def _shipped_step(folder: Path) -> int | None:
+    """The step of a shipped guardian folder that can seed a run (adapter and trainer state), else None."""
+    state = folder / "trainer_state.json"
+    if not (folder / "adapter_model.safetensors").is_file() or not state.is_file():
+        return None
+    return json.loads(state.read_text())["global_step"]
+
+
+def warm_start(
+    output_dir: str | Path, shipped: str | Path | list[str | Path], model: str | None = None
+) -> Path | None:
     """A checkpoint built from a shipped guardian (``guardians/<name>/``), for a run whose own checkpoints are gone.
+
+    ``shipped`` may name several folders (a list, or one string with commas): the furthest-trained one seeds the
+    run. So the vetted guardian users load and the run's newest saved point (``make guardian-save``, which need
+    not score better on a few hundred items) can live apart, and a sitting never restarts from the older one.
 
     The adapter and the trainer state (step, data position, log) come back; the optimizer and RNG states do not
     ship (they would triple the folder), so Adam's moments restart, and ``ScheduleCatchUp`` moves the learning-rate
     schedule back to the shipped step."""
-    shipped = Path(shipped)
-    state = shipped / "trainer_state.json"
-    if not (shipped / "adapter_model.safetensors").is_file() or not state.is_file():
+    names = [p for p in (shipped.split(",") if isinstance(shipped, str) else shipped) if str(p).strip()]
+    found = [(step, Path(p)) for p in names if (step := _shipped_step(Path(p))) is not None]
+    if not found:
         return None
-    base = json.loads((shipped / "adapter_config.json").read_text()).get("base_model_name_or_path")
+    step, source = max(found, key=lambda f: f[0])  # the first listed wins a tie
+    base = json.loads((source / "adapter_config.json").read_text()).get("base_model_name_or_path")
     if model is not None and base and Path(base).resolve() != Path(model).resolve():
-        raise DataError(f"--warm_start {shipped}: its adapter is for {base}, this run trains {model}")
-    step = json.loads(state.read_text())["global_step"]
+        raise DataError(f"--warm_start {source}: its adapter is for {base}, this run trains {model}")
     target = Path(output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{step}"
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")
@@ -137,12 +151,12 @@ def warm_start(output_dir: str | Path, shipped: str | Path, model: str | None = 
         "trainer_state.json",
         "mcip_prompt.json",
     ):
-        if (shipped / name).is_file():
-            shutil.copy2(shipped / name, tmp / name)
-    before = {k: v for k, v in read_marker(shipped).items() if k in ("train_seconds", "sittings")}
-    _mark(tmp, step, warm_start=str(shipped), **before)
+        if (source / name).is_file():
+            shutil.copy2(source / name, tmp / name)
+    before = {k: v for k, v in read_marker(source).items() if k in ("train_seconds", "sittings")}
+    _mark(tmp, step, warm_start=str(source), **before)
     tmp.rename(target)
-    logger.info("warm start from %s at step %d (optimizer state restarts)", shipped, step)
+    logger.info("warm start from %s at step %d (optimizer state restarts)", source, step)
     return target
 
 
