@@ -31,15 +31,19 @@ def curve_run(tmp_path_factory, tiny_model_dir):
     return run, data
 
 
+def _curve(run, data, out, every: int = 2) -> dict:
+    """The benchmark as a user runs it, on 8 items; the result file it leaves."""
+    argv = ["--run", str(run), "--data", str(data), "--n", "8", "--every", str(every), "--out", str(out)]
+    assert guardian_curve.main(argv) == 0
+    return json.loads(out.read_text())
+
+
 @pytest.mark.slow
 def test_curve_points_carry_the_run_the_scores_and_the_majority_on_the_same_items(curve_run, tmp_path):
     from datasets import load_from_disk
 
     run, data = curve_run
-    out = tmp_path / "curve.json"
-    argv = ["--run", str(run), "--data", str(data), "--n", "8", "--every", "2", "--out", str(out)]
-    assert guardian_curve.main(argv) == 0
-    result = json.loads(out.read_text())
+    result = _curve(run, data, tmp_path / "curve.json")
     points = {p["step"]: p for p in result["points"]}
     unseen_ids = {r["id"] for r in load_from_disk(str(data))["test_unseen"]}
     assert list(points) == [2, 4] and result["split"] == "test_unseen"
@@ -65,23 +69,17 @@ def test_curve_points_carry_the_run_the_scores_and_the_majority_on_the_same_item
 def test_points_persist_across_sittings_and_other_data_is_scored_apart(curve_run, tmp_path):
     run, data = curve_run
     out = tmp_path / "curve.json"
-    argv = ["--run", str(run), "--data", str(data), "--n", "8", "--every", "2", "--out", str(out)]
-    assert guardian_curve.main(argv) == 0
-    before = json.loads(out.read_text())["points"]
+    before = _curve(run, data, out)["points"]
     # a later sitting: runs/ lost its first checkpoint, the result file keeps its point
     gone = run.parent / "run-later"
     shutil.copytree(run, gone)
     shutil.rmtree(gone / "checkpoint-2")
-    assert guardian_curve.main([*argv[:1], str(gone), *argv[2:]]) == 0
-    assert json.loads(out.read_text())["points"] == before
+    assert _curve(gone, data, out)["points"] == before
     # the same checkpoints scored on other data get their own evaluation folder, never the first data's scores
     other = data.parent / "other"
     shutil.copytree(data, other)
-    out2 = tmp_path / "curve-other.json"
-    assert guardian_curve.main(["--run", str(run), "--data", str(other), "--n", "8", "--every", "4",
-                                "--out", str(out2)]) == 0  # fmt: skip
+    assert [p["step"] for p in _curve(run, other, tmp_path / "curve-other.json", every=4)["points"]] == [4]
     assert (run / "checkpoint-4/eval/curve-other-test_unseen-8/metrics.json").is_file()
-    assert [p["step"] for p in json.loads(out2.read_text())["points"]] == [4]
 
 
 @pytest.mark.slow
