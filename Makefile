@@ -132,9 +132,9 @@ guardian-stop:
 	@if [ -f $(GUARDIAN_RUN)/pid ] && kill -0 $$(cat $(GUARDIAN_RUN)/pid) 2>/dev/null; then \
 		kill -- -$$(cat $(GUARDIAN_RUN)/pid) && echo "stopped; make guardian resumes it"; else echo "not training"; fi
 
-# The run's newest finished checkpoint (its folder), and its answers on the clear-cut logs that
-# tests/test_shipped_guardian.py holds every shipped folder to.
-NEWEST_CHECKPOINT = ckpt=$$($(PY) -c "from train.trainer import resume_point; print(resume_point('$(GUARDIAN_RUN)') or '')"); \
+# The run's newest finished checkpoint (its folder; a save in progress is left alone, so this works while the run
+# trains), and its answers on the clear-cut logs that tests/test_shipped_guardian.py holds every shipped folder to.
+NEWEST_CHECKPOINT = ckpt=$$($(PY) -c "from train.trainer import complete_checkpoints as c; print(([''] + c('$(GUARDIAN_RUN)'))[-1])"); \
 	test -n "$$ckpt" || { echo "make $@: no finished checkpoint in $(GUARDIAN_RUN)" >&2; exit 2; }
 CLEAR_CUT_EVAL = $(PY) -m train.evaluate --model $$ckpt --data tests/fixtures/clear_cut.jsonl --mode fast \
 	--output $$ckpt/eval/clear_cut
