@@ -134,7 +134,7 @@ guardian-stop:
 
 # The run's newest finished checkpoint (its folder; a save in progress is left alone, so this works while the run
 # trains), and its answers on the clear-cut logs that tests/test_shipped_guardian.py holds every shipped folder to.
-NEWEST_CHECKPOINT = ckpt=$$($(PY) -c "from train.trainer import complete_checkpoints as c; print(([''] + c('$(GUARDIAN_RUN)'))[-1])"); \
+NEWEST_CHECKPOINT = ckpt=$$($(PY) -c "from train.trainer import newest_checkpoint; print(newest_checkpoint('$(GUARDIAN_RUN)') or '')"); \
 	test -n "$$ckpt" || { echo "make $@: no finished checkpoint in $(GUARDIAN_RUN)" >&2; exit 2; }
 CLEAR_CUT_EVAL = $(PY) -m train.evaluate --model $$ckpt --data tests/fixtures/clear_cut.jsonl --mode fast \
 	--output $$ckpt/eval/clear_cut

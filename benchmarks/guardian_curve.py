@@ -22,7 +22,7 @@ from pathlib import Path
 
 from benchmarks.stages import evaluate_stage
 from mcip.io import write_json
-from train.trainer import complete_checkpoints, read_marker
+from train.trainer import complete_checkpoints, newest_checkpoint, read_marker
 
 REPO = Path(__file__).resolve().parents[1]
 LOSS_SPAN = 25
@@ -40,10 +40,10 @@ def mean_loss(state: dict, start: int, stop: int) -> float | None:
 
 
 def newest_state(run: str) -> dict:
-    done = complete_checkpoints(run)
-    if not done:
+    newest = newest_checkpoint(run)
+    if newest is None:
         raise SystemExit(f"{run}: no finished checkpoint")
-    return json.loads((done[-1] / "trainer_state.json").read_text())
+    return json.loads((newest / "trainer_state.json").read_text())
 
 
 def loss_table(runs: list[str], span: int) -> str:

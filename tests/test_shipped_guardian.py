@@ -58,6 +58,6 @@ def test_the_shipped_guardian_answers_clear_cut_logs_as_when_it_shipped(
         assert p["p_unsafe"] == pytest.approx(want["p_unsafe"], abs=0.02)
     right = sum(p["label"] == p["predicted"] for p in predictions)
     scored = guardian / "metrics_test_unseen.json"  # a run's saved resume point (make guardian-save) has none
-    unseen = json.loads(scored.read_text()) if scored.is_file() else {"risk_resistance": {"macro_f1": 0.0}}
-    if unseen["risk_resistance"]["macro_f1"] >= 0.75:  # the target: then clear-cut logs must be right
+    reached = scored.is_file() and json.loads(scored.read_text())["risk_resistance"]["macro_f1"] >= 0.75
+    if reached:  # the target: then clear-cut logs must be right
         assert right >= 9, [(p["label"], p["predicted"]) for p in predictions]

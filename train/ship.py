@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from mcip.io import atomic_dir
-from train.trainer import MARKER, read_marker, resume_point
+from train.trainer import MARKER, newest_checkpoint, read_marker
 
 MAX_ADAPTER_MIB = 16
 TARGET_UNSEEN_F1 = 0.75  # the reference guardian's goal on tools never seen in training
@@ -206,7 +206,9 @@ def main(argv: list[str] | None = None) -> int:
         help="save the run's newest checkpoint as its resume point beside this vetted guardian (the card says so)",
     )
     args = parser.parse_args(argv)
-    checkpoint = Path(args.checkpoint) if args.checkpoint else (resume_point(args.run) if args.run else None)
+    checkpoint = (
+        Path(args.checkpoint) if args.checkpoint else (newest_checkpoint(args.run) if args.run else None)
+    )
     if checkpoint is None:
         print(f"error: {args.run or '--run'}: no finished checkpoint to ship", file=sys.stderr)
         return 2

@@ -97,6 +97,13 @@ def complete_checkpoints(output_dir: str | Path) -> list[Path]:
     return sorted(found, key=lambda p: int(p.name.rsplit("-", 1)[1]))
 
 
+def newest_checkpoint(output_dir: str | Path) -> Path | None:
+    """The newest finished checkpoint, touching nothing: safe while the run trains (a save in progress is left
+    alone), so what ships or is saved from a running run reads it."""
+    done = complete_checkpoints(output_dir)
+    return done[-1] if done else None
+
+
 def resume_point(output_dir: str | Path) -> Path | None:
     """The newest finished checkpoint; unfinished ones (a kill mid-save) are moved to ``incomplete/`` and named."""
     folder = Path(output_dir)
@@ -108,8 +115,7 @@ def resume_point(output_dir: str | Path) -> Path | None:
             aside.parent.mkdir(exist_ok=True)
             logger.warning("%s: its save never finished (no %s); set aside in %s", path, MARKER, aside)
             shutil.move(str(path), aside)
-    done = complete_checkpoints(folder)
-    return done[-1] if done else None
+    return newest_checkpoint(folder)
 
 
 def _shipped_step(folder: Path) -> int | None:
