@@ -104,6 +104,9 @@ GUARDIAN ?= smollm2-135m-mcip-cpu
 GUARDIAN_RECIPE ?= recipes/smollm2-135m/guardian_cpu.yaml
 GUARDIAN_RUN ?= runs/guardian
 GUARDIAN_EVAL_N ?= 1000
+# More training rows than the recipe's 8,000, in whole blocks of 8,000 (16000, 24000): a finished run goes on with
+# exactly the next fresh rows (the recipe's data_block)
+GUARDIAN_EXAMPLES ?=
 # the paper protocol's generated answer (its rationale comes before the choice); a guardian trained without a
 # Rationale line answers in about a dozen tokens
 GUARDIAN_PAPER_TOKENS ?= 128
@@ -113,7 +116,8 @@ guardian: $(STAMP) models $(DATA_DIR)/dataset_dict.json
 		echo "make guardian: already training (pid $$(cat $(GUARDIAN_RUN)/pid)); make guardian-status"; exit 0; fi
 	@TOKENIZERS_PARALLELISM=false setsid nohup $(BIN)/accelerate launch --config_file accelerate_configs/cpu.yaml \
 		-m train.sft --config $(GUARDIAN_RECIPE) --dataset_name $(DATA_DIR) --output_dir $(GUARDIAN_RUN) \
-		--warm_start guardians/$(GUARDIAN),guardians/$(GUARDIAN)-latest $(TRAIN_ARGS) \
+		--warm_start guardians/$(GUARDIAN),guardians/$(GUARDIAN)-latest \
+		$(if $(GUARDIAN_EXAMPLES),--max_train_samples $(GUARDIAN_EXAMPLES)) $(TRAIN_ARGS) \
 		>> $(GUARDIAN_RUN)/train.log 2>&1 < /dev/null & \
 		echo $$! > $(GUARDIAN_RUN)/pid
 	@echo "training in the background (pid $$(cat $(GUARDIAN_RUN)/pid), log $(GUARDIAN_RUN)/train.log):"
@@ -125,7 +129,7 @@ guardian: $(STAMP) models $(DATA_DIR)/dataset_dict.json
 guardian-status:
 	@if [ -f $(GUARDIAN_RUN)/pid ] && kill -0 $$(cat $(GUARDIAN_RUN)/pid) 2>/dev/null; then \
 		echo "training (pid $$(cat $(GUARDIAN_RUN)/pid))"; else echo "not training"; fi
-	@grep -ao "progress: .*\|resuming from .*\|warm start from .*\|error: .*" $(GUARDIAN_RUN)/train.log 2>/dev/null | tail -n 4 || true
+	@grep -ao "progress: .*\|resuming from .*\|warm start from .*\|has trained all .*\|error: .*" $(GUARDIAN_RUN)/train.log 2>/dev/null | tail -n 4 || true
 	@ls -d $(GUARDIAN_RUN)/checkpoint-* 2>/dev/null | tail -n 3 || true
 
 guardian-stop:

@@ -191,6 +191,57 @@ def test_a_shipped_guardian_warm_starts_a_run_whose_checkpoints_are_gone(tiny_mo
     assert any(not torch.equal(trained[k].to(torch.bfloat16), weights[k]) for k in weights)
 
 
+def test_the_data_order_of_a_block_does_not_depend_on_how_many_blocks_follow():
+    from transformers.trainer_pt_utils import LengthGroupedSampler
+
+    from train.trainer import BlockLengthGroupedSampler
+
+    lengths = [int(n) for n in torch.randint(50, 900, (300,), generator=torch.Generator().manual_seed(0))]
+
+    def order(sampler, seed=7):
+        torch.manual_seed(seed)  # the trainer's set_seed: the global generator the first block draws from
+        return list(sampler)
+
+    one = order(LengthGroupedSampler(4, lengths=lengths[:100]))  # transformers' order for a run of one block
+    two = order(BlockLengthGroupedSampler(4, lengths[:200], 100, seed=42))
+    three = order(BlockLengthGroupedSampler(4, lengths[:300], 100, seed=42))
+    assert two[:100] == one  # the first block: exactly the order the run had before it was extended
+    assert three[:200] == two  # each block keeps its place and order when more follow
+    assert sorted(two[100:]) == list(range(100, 200))  # the new block holds the new rows, each once
+    assert order(BlockLengthGroupedSampler(4, lengths[:200], 100, seed=42), seed=8)[100:] == two[100:]
+    batches = [two[i : i + 4] for i in range(100, 200, 4)]  # still grouped by length: batches pad little
+    spread = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches) / len(batches)
+    assert spread < 0.25 * (max(lengths) - min(lengths))
+
+
+def _block_run(model, data, out, rows: int):
+    return _run(
+        model, data, out, "--max_steps", "-1", "--num_train_epochs", "1", "--max_train_samples", str(rows),
+        "--data_block", "8", "--lr_scheduler_type", "constant", "--warmup_steps", "0",
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_a_finished_run_given_more_rows_goes_on_with_exactly_the_new_ones(tiny_model_dir, dataset, tmp_path):
+    """One block (8 rows, 2 steps of 4), then the run is given a second block: it resumes at step 2 and trains the
+    new rows, as a run planned for both blocks from the start does (same losses step by step, same weights)."""
+    run = tmp_path / "run"
+    ok(_block_run(tiny_model_dir, dataset, run, 8))
+    again = ok(_block_run(tiny_model_dir, dataset, run, 8))
+    assert "has trained all 2 planned steps (8 training rows): nothing to do" in again.stdout + again.stderr
+    assert not (run / "checkpoint-3").exists()
+    ok(_block_run(tiny_model_dir, dataset, run, 16))
+    whole = tmp_path / "whole"
+    ok(_block_run(tiny_model_dir, dataset, whole, 16))
+    got = {e["step"]: e["loss"] for e in log_history(run) if "loss" in e}
+    want = {e["step"]: e["loss"] for e in log_history(whole) if "loss" in e}
+    assert got.keys() == want.keys() == {1, 2, 3, 4}
+    assert got == pytest.approx(want, rel=1e-4)
+    a, b = _adapter(run), _adapter(whole)
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-6)
+
+
 def test_ship_refuses_an_unfinished_checkpoint_with_a_clear_message(tmp_path, capsys):
     from train.ship import main as ship_main
 

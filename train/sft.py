@@ -14,7 +14,9 @@ chat template's end of turn, and carries ``mcip_prompt.json`` so evaluation rend
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import os
 import sys
 from dataclasses import asdict, dataclass, field
@@ -140,6 +142,13 @@ class GuardianSFTConfig(SFTConfig):
     )
     save_minutes: float | None = field(
         default=None, metadata={"help": "also save a checkpoint every N minutes of wall time"}
+    )
+    data_block: int | None = field(
+        default=None,
+        metadata={
+            "help": "with group_by_length, draw the data order per block of N training rows, so a finished run "
+            "given more rows by whole blocks (a larger max_train_samples) resumes on exactly the new rows"
+        },
     )
 
     def __post_init__(self):
@@ -300,6 +309,16 @@ def main(
             )
         if resume:
             logger.info("resuming from %s", resume)
+    done = finished_step(resume, planned_steps(training_args, len(prepared["train"])))
+    if done is not None:
+        logger.info(
+            "%s has trained all %d planned steps (%d training rows): nothing to do. To go on, give it more rows "
+            "(max_train_samples, in whole data_block blocks; make guardian GUARDIAN_EXAMPLES=N)",
+            resume,
+            done,
+            len(prepared["train"]),
+        )
+        return {}
     callbacks = [
         CheckpointCallback(prompt_format, resume),
         Progress(),
@@ -392,6 +411,23 @@ def main(
         trainer.push_to_hub(dataset_name=script_args.dataset_name)
     trainer.end()
     return metrics
+
+
+def planned_steps(args: GuardianSFTConfig, rows: int) -> int:
+    """The steps the run will take: ``max_steps``, else its epochs over ``rows`` (as ``Trainer`` counts them)."""
+    if args.max_steps > 0:
+        return args.max_steps
+    batches = math.ceil(rows / (args.per_device_train_batch_size * max(args.world_size, 1)))
+    return math.ceil(args.num_train_epochs * max(batches // args.gradient_accumulation_steps, 1))
+
+
+def finished_step(checkpoint: str | Path | None, planned: int) -> int | None:
+    """The step of ``checkpoint`` when it has already trained every planned step, else None."""
+    state = Path(checkpoint) / "trainer_state.json" if checkpoint else None
+    if state is None or not state.is_file():
+        return None
+    step = json.loads(state.read_text()).get("global_step", 0)
+    return step if step >= planned else None
 
 
 def evidence_hidden(prepared, source, script_args: ScriptArguments) -> dict:

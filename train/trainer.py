@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 from transformers import TrainerCallback
+from transformers.trainer_pt_utils import LengthGroupedSampler, get_length_grouped_indices
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from transformers.utils import ModelOutput
 from trl import SFTTrainer
@@ -67,14 +68,54 @@ def add_answer_head(model) -> None:
     model.forward = forward
 
 
+class BlockLengthGroupedSampler(LengthGroupedSampler):
+    """transformers' length-grouped order, drawn block by block: rows ``[0, block)`` first, in exactly the order
+    ``LengthGroupedSampler`` gives a run of ``block`` rows, then each further block in an order seeded by ``seed``
+    and its first row.
+
+    Why: the order over N rows otherwise depends on N, so a finished run given more rows (a larger
+    ``max_train_samples``) would, on resume, skip a random half of the old and new rows alike instead of the rows
+    it trained on. Drawn per block, a run extended by whole blocks resumes on exactly the new rows."""
+
+    def __init__(self, batch_size: int, lengths: list[int], block: int, seed: int):
+        super().__init__(batch_size, lengths=list(lengths))
+        self.block, self.seed = block, seed
+
+    def __iter__(self):
+        order: list[int] = []
+        for start in range(0, len(self.lengths), self.block):
+            lengths = self.lengths[start : start + self.block]
+            # the first block draws from the global generator, as transformers' sampler does (same order as before)
+            generator = torch.Generator().manual_seed(self.seed + start) if start else None
+            order += [
+                start + i for i in get_length_grouped_indices(lengths, self.batch_size, generator=generator)
+            ]
+        return iter(order)
+
+
 class GuardianTrainer(SFTTrainer):
-    """``SFTTrainer`` with the answer-only head (``args.answer_only_logits``) and marked checkpoints."""
+    """``SFTTrainer`` with the answer-only head (``args.answer_only_logits``), marked checkpoints and, with
+    ``args.data_block``, a data order that stays put when the run is given more rows."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if getattr(self.args, "answer_only_logits", False):
             model = self.model
             add_answer_head(model.get_base_model() if hasattr(model, "get_base_model") else model)
+
+    def _get_train_sampler(self, train_dataset=None):
+        sampler = super()._get_train_sampler(train_dataset)
+        block = getattr(self.args, "data_block", None)
+        if not block or type(sampler) is not LengthGroupedSampler or len(sampler.lengths) <= block:
+            return sampler
+        if len(sampler.lengths) % block:
+            logger.warning(
+                "%d training rows are not whole blocks of %d (data_block): the last block's order changes if "
+                "the run is later given more rows",
+                len(sampler.lengths),
+                block,
+            )
+        return BlockLengthGroupedSampler(sampler.batch_size, sampler.lengths, block, self.args.seed)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         if not self.args.answer_only_logits or self.args.completion_metrics or not model.training:
