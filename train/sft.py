@@ -14,7 +14,6 @@ chat template's end of turn, and carries ``mcip_prompt.json`` so evaluation rend
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -55,6 +54,7 @@ from train.trainer import (
     SaveEveryMinutes,
     ScheduleCatchUp,
     resume_point,
+    trained_step,
     warm_start,
 )
 
@@ -423,11 +423,8 @@ def planned_steps(args: GuardianSFTConfig, rows: int) -> int:
 
 def finished_step(checkpoint: str | Path | None, planned: int) -> int | None:
     """The step of ``checkpoint`` when it has already trained every planned step, else None."""
-    state = Path(checkpoint) / "trainer_state.json" if checkpoint else None
-    if state is None or not state.is_file():
-        return None
-    step = json.loads(state.read_text()).get("global_step", 0)
-    return step if step >= planned else None
+    step = trained_step(checkpoint)
+    return step if step is not None and step >= planned else None
 
 
 def evidence_hidden(prepared, source, script_args: ScriptArguments) -> dict:

@@ -159,12 +159,15 @@ def resume_point(output_dir: str | Path) -> Path | None:
     return newest_checkpoint(folder)
 
 
+def trained_step(folder: str | Path | None) -> int | None:
+    """The step a checkpoint or shipped folder has trained to (its ``trainer_state.json``), else None."""
+    state = Path(folder) / "trainer_state.json" if folder else None
+    return json.loads(state.read_text())["global_step"] if state and state.is_file() else None
+
+
 def _shipped_step(folder: Path) -> int | None:
     """The step of a shipped guardian folder that can seed a run (adapter and trainer state), else None."""
-    state = folder / "trainer_state.json"
-    if not (folder / "adapter_model.safetensors").is_file() or not state.is_file():
-        return None
-    return json.loads(state.read_text())["global_step"]
+    return trained_step(folder) if (folder / "adapter_model.safetensors").is_file() else None
 
 
 def warm_start(
