@@ -150,10 +150,12 @@ guardian-save: $(STAMP) models
 	$(PY) -m train.ship --checkpoint $$ckpt --out guardians/$(GUARDIAN)-latest --recipe $(GUARDIAN_RECIPE) \
 		--clear-cut $$ckpt/eval/clear_cut/predictions.jsonl --resume-point-for guardians/$(GUARDIAN)
 
-# Evaluate the newest finished checkpoint on test and test_unseen (GUARDIAN_EVAL_N items each, both protocols)
-# and ship it.
+# Fit the newest finished checkpoint's operating point on GUARDIAN_CAL_N validation items (train.calibrate), evaluate
+# it through that on test and test_unseen (GUARDIAN_EVAL_N items each, both protocols) and ship it.
+GUARDIAN_CAL_N ?= 1000
 guardian-ship: $(STAMP) models
 	@$(NEWEST_CHECKPOINT); \
+	$(PY) -m train.calibrate --model $$ckpt --data $(DATA_DIR) --split validation --limit $(GUARDIAN_CAL_N) || exit 1; \
 	for split in test test_unseen; do \
 		$(PY) -m train.evaluate --model $$ckpt --data $(DATA_DIR) --split $$split --mode fast \
 			--limit $(GUARDIAN_EVAL_N) --output $$ckpt/eval/$$split || exit 1; \

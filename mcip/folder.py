@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mcip.calibration import Calibration, CalibrationError
 from mcip.prompt import PromptFormat, PromptFormatError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -56,12 +57,14 @@ def _context(config: dict | None) -> int | None:
 class ModelFolder:
     """A guardian's source: ``name`` (a folder or Hub id, None for an endpoint alone), the ``base`` an adapter
     loads onto (None for a full model), the ``fmt`` it was trained with (the defaults for a base model) and the
-    ``context`` it attends to (None where no config is at hand: a Hub id or an endpoint)."""
+    ``context`` it attends to (None where no config is at hand: a Hub id or an endpoint), and the operating point
+    fitted on held-out data (``mcip_calibration.json``; None where the folder has none)."""
 
     name: str | None
     base: str | None = None
     fmt: PromptFormat = field(default_factory=PromptFormat)
     context: int | None = None
+    calibration: Calibration | None = None
 
     @property
     def is_dir(self) -> bool:
@@ -70,7 +73,7 @@ class ModelFolder:
     @classmethod
     def read(cls, model: str | None, base: str | None = None) -> ModelFolder:
         """Read ``model`` once; ``base`` overrides the adapter's own (export's ``--base_model``). A bad
-        ``adapter_config.json`` or ``mcip_prompt.json`` is a ModelError naming the file."""
+        ``adapter_config.json``, ``mcip_prompt.json`` or ``mcip_calibration.json`` is a ModelError naming the file."""
         if not model or not Path(model).is_dir():
             return cls(model)
         path = Path(model)
@@ -82,9 +85,10 @@ class ModelFolder:
             base = resolve_base(base, path)
         try:
             fmt = PromptFormat.load(path) or PromptFormat()
-        except PromptFormatError as err:
+            calibration = Calibration.load(path)
+        except (PromptFormatError, CalibrationError) as err:
             raise ModelError(str(err)) from None
         config = _json(path / "config.json")
         if config is None and base:
             config = _json(Path(base) / "config.json")
-        return cls(model, base if adapter is not None else None, fmt, _context(config))
+        return cls(model, base if adapter is not None else None, fmt, _context(config), calibration)

@@ -10,6 +10,9 @@ A growing session is judged with ``check``: a local model keeps the session's ke
 (``mcip.incremental``) and runs only the new tokens. A guardian trained on the stream format (``fmt.stream``)
 reads a session as an append-only chat with its own earlier verdicts in it (``session_prompt``), so each check
 costs about one turn; ``judge_positions`` judges every call and answer of a finished log in one such pass.
+
+Where the folder carries an operating point (``mcip.calibration``, fitted by ``train.calibrate``), every local
+verdict is read through it here, so evaluation and the guard decide alike; ``calibrate=False`` reads the raw model.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from mcip.backends import (
     VLLMBackend,
     load_tokenizer,
 )
+from mcip.calibration import Calibration
 from mcip.calls import positions, upto_position
 from mcip.folder import ModelError, ModelFolder
 from mcip.incremental import PrefixCache
@@ -65,6 +69,7 @@ class LoadedGuardian:
     prompter: Prompter
     cache: PrefixCache | None = None  # per-session key/value caches (a local model only)
     window: int | None = STREAM_WINDOW  # tokens one stream chat may take (None: the context)
+    calibration: Calibration | None = None  # applied to every verdict that has per-class probabilities
 
     @property
     def tokenizer(self):
@@ -101,7 +106,13 @@ class LoadedGuardian:
             return self.score([prompt])[0]
         ids = encode(self.tokenizer, render_chat(self.tokenizer, prompt))
         c = self.cache.check(key, ids)
-        return Score(c.p_unsafe, c.label, c.probs)
+        return self._local(c.p_unsafe, c.label, c.probs)
+
+    def _local(self, p: float, label: str, probs: dict[str, float] | None) -> Score:
+        """A local model's verdict, through the folder's operating point where it has one."""
+        if self.calibration is None or probs is None:
+            return Score(p, label, probs)
+        return Score(*self.calibration.apply(probs))
 
     def judge_positions(self, traj: Trajectory, key: str | None = None) -> list[Score]:
         """A verdict at every call and answer of a finished log, in order, each given the guardian's own earlier
@@ -127,7 +138,7 @@ class LoadedGuardian:
         """A verdict per prompt: fast scoring where the model's logits are at hand, else parsed answers of at most
         ``answer_room`` tokens (an unparsable answer is a ModelError: no verdict, the caller decides)."""
         if isinstance(self.backend, ScoringBackend):
-            return [Score(p, label, probs) for p, label, probs in self.backend.fast(prompts, with_probs=True)]
+            return [self._local(*one) for one in self.backend.fast(prompts, with_probs=True)]
         out = []
         for gen in self.backend.generate(prompts, self.answer_room, want_p=True):
             v = parse_verdict(gen.text)
@@ -159,6 +170,7 @@ def load_guardian(
     progress: bool = True,
     cache_mib: float = 1024.0,
     window: int | None = STREAM_WINDOW,
+    calibrate: bool = True,
 ) -> LoadedGuardian:
     """Load ``model`` (a folder or Hub id) on ``backend`` (default: transformers, or openai given ``api_base``).
 
@@ -166,7 +178,8 @@ def load_guardian(
     ``answer_room`` (default ``ANSWER_ROOM``, ``PAPER_ANSWER_ROOM`` for the paper protocol) is both the room left
     for the answer and the most tokens one is generated to. ``cache_mib`` bounds the key/value caches a local
     model keeps for growing sessions, all sessions together; ``window`` the tokens one stream chat may take before
-    a growing session re-cuts into a new one (``STREAM_WINDOW``; None: the context). Raises ModelError.
+    a growing session re-cuts into a new one (``STREAM_WINDOW``; None: the context). ``calibrate`` applies the
+    folder's ``mcip_calibration.json`` to local verdicts (False: the raw model). Raises ModelError.
     """
     folder = ModelFolder.read(model)
     kind = backend or ("openai" if api_base else "transformers")
@@ -196,4 +209,7 @@ def load_guardian(
         raise ModelError(
             f"window {window}: a stream chat needs more than the answer's room ({room + MARGIN} tokens)"
         )
-    return LoadedGuardian(model or api_model or api_base, folder, b, context, room, prompter, cache, window)
+    calibration = folder.calibration if calibrate and isinstance(b, ScoringBackend) else None
+    return LoadedGuardian(
+        model or api_model or api_base, folder, b, context, room, prompter, cache, window, calibration
+    )

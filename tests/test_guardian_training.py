@@ -167,12 +167,16 @@ def test_a_run_killed_mid_save_resumes_to_the_weights_of_an_uninterrupted_one(
 
 @pytest.mark.slow
 def test_a_shipped_guardian_warm_starts_a_run_whose_checkpoints_are_gone(tiny_model_dir, dataset, tmp_path):
+    from mcip.calibration import Calibration
     from train.ship import main as ship_main
 
     run = tmp_path / "run"
     ok(_run(tiny_model_dir, dataset, run, "--max_steps", "4"))
+    cal = Calibration(0.5, {"replay_function": -1.0}, {"data": "d", "split": "validation", "n": 9})
+    cal.save(run / "checkpoint-4")  # what make guardian-ship fits before it evaluates
     shipped = tmp_path / "guardians" / "tiny"
     assert ship_main(["--run", str(run), "--out", str(shipped), "--base", str(tiny_model_dir)]) == 0
+    assert Calibration.load(shipped) == cal and "unsafe bias +0.50" in (shipped / "README.md").read_text()
     weights = _adapter(shipped)
     assert all(v.dtype == torch.bfloat16 for v in weights.values())
     assert json.loads((shipped / "trainer_state.json").read_text())["global_step"] == 4
@@ -181,6 +185,7 @@ def test_a_shipped_guardian_warm_starts_a_run_whose_checkpoints_are_gone(tiny_mo
     assert "warm start from" in proc.stdout + proc.stderr
     steps = [e["step"] for e in log_history(run) if "loss" in e]
     assert steps[-2:] == [5, 6] and 4 in steps  # the shipped history, then the new steps
+    assert Calibration.load(run / "checkpoint-6") is None  # a further-trained model is another model
     # the schedule continues where the shipped run stopped, not from its warm-up
     whole = tmp_path / "whole"
     ok(_run(tiny_model_dir, dataset, whole, "--max_steps", "6"))

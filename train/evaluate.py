@@ -114,6 +114,13 @@ class EvalConfig:
             "help": "cap the log's tokens below what the model's format and context allow (faster on CPU)"
         },
     )
+    calibration: bool = field(
+        default=True,
+        metadata={
+            "help": "fast and per_call modes: read verdicts through the folder's mcip_calibration.json, as the "
+            "guard does (false: the raw model)"
+        },
+    )
 
 
 @dataclass(frozen=True)
@@ -217,6 +224,7 @@ def load(cfg: EvalConfig) -> LoadedGuardian:
         paper=cfg.protocol == "paper",
         answer_room=cfg.max_new_tokens,
         window=cfg.window or None,
+        calibrate=cfg.calibration,
     )
 
 
@@ -247,8 +255,8 @@ def evaluate(cfg: EvalConfig) -> list[ModeResult]:
             preds, per_call_view = _per_call(guardian, examples)
         elif mode == "fast":
             preds = [
-                Prediction.from_fast(ex.id, ex.label, p, lb)
-                for ex, (p, lb) in zip(examples, backend.fast(prompts))
+                Prediction.from_fast(ex.id, ex.label, s.p_unsafe, s.label, s.probs)
+                for ex, s in zip(examples, guardian.score(prompts))
             ]
         else:
             gens = backend.generate(prompts, guardian.answer_room, want_p=guardian_protocol)
@@ -267,6 +275,8 @@ def evaluate(cfg: EvalConfig) -> list[ModeResult]:
         "prompt_style": prompter.fmt.style if guardian_protocol else "paper",
         "context": context,
         "log_budget": prompter.log_budget,
+        # the operating point the verdicts were read through (mcip.calibration), None for the raw model
+        "calibration": guardian.calibration and guardian.calibration.to_dict(),
         # the guardian format numbers its flows as the records do: the share of unsafe items it hides evidence of
         **prompt_stats(prompts, lengths, None if per_call or not guardian_protocol else trajectories),
     }

@@ -335,6 +335,8 @@ def export(cfg: ExportConfig) -> dict:
         del model
         gc.collect()
         fmt.save(tmp)
+        if folder.calibration is not None:  # the merged model keeps the adapter's operating point
+            folder.calibration.save(tmp)
         if cfg.keep_adapter and adapter_config is not None:
             (tmp / "adapter").mkdir()
             for name in ADAPTER_FILES:

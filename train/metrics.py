@@ -48,6 +48,7 @@ class Prediction:
     p_unsafe: float | None = None
     raw: str | None = None  # the model's text (None in fast mode: there is no text)
     error: str | None = None  # why parsing failed
+    probs: dict[str, float] | None = None  # per-class P (fast mode): what train.calibrate refits from
 
     @classmethod
     def from_answer(cls, id: str, label: str, raw: str, p_unsafe: float | None = None) -> Prediction:
@@ -55,8 +56,10 @@ class Prediction:
         return cls(id, label, v.label, v.unsafe, p_unsafe, raw, v.error)
 
     @classmethod
-    def from_fast(cls, id: str, label: str, p_unsafe: float, predicted: str) -> Prediction:
-        return cls(id, label, predicted, predicted != SAFE, p_unsafe)
+    def from_fast(
+        cls, id: str, label: str, p_unsafe: float, predicted: str, probs: dict[str, float] | None = None
+    ) -> Prediction:
+        return cls(id, label, predicted, predicted != SAFE, p_unsafe, probs=probs)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -5,7 +5,8 @@ but ``make models`` (the offline base) and from which a later sitting continues 
         --metrics runs/guardian/eval/test/metrics.json --metrics runs/guardian/eval/test_unseen/metrics.json
 
 The folder is written whole or not at all: the adapter in bf16 (refused over the size cap), its config naming the
-offline base by a path relative to the repository, ``mcip_prompt.json``, the trainer state (step and data position
+offline base by a path relative to the repository, ``mcip_prompt.json``, the operating point fitted on the
+validation split where the checkpoint has one (``mcip_calibration.json``, ``train.calibrate``), the trainer state (step and data position
 for a warm start), the marker with the wall time and CPU of every sitting, the metrics it was shipped with, the
 command and recipe, and a card.
 """
@@ -19,13 +20,14 @@ import shutil
 import sys
 from pathlib import Path
 
+from mcip.calibration import CALIBRATION_FILE, Calibration
 from mcip.io import atomic_dir
 from train.trainer import MARKER, newest_checkpoint, read_marker
 
 MAX_ADAPTER_MIB = 16
 TARGET_UNSEEN_F1 = 0.75  # the reference guardian's goal on tools never seen in training
 BASE_IN_REPO = "models/smollm2-135m-instruct"  # what `make models` writes; a shipped adapter names it
-COPIED = ("mcip_prompt.json", "trainer_state.json", MARKER)
+COPIED = ("mcip_prompt.json", CALIBRATION_FILE, "trainer_state.json", MARKER)
 
 
 class ShipError(ValueError):
@@ -67,6 +69,7 @@ def card(
     metrics: list[dict],
     recipe: str | None,
     resume_point_for: str | None = None,
+    calibration: Calibration | None = None,
 ) -> str:
     hours = marker.get("train_seconds", 0) / 3600
     devices = sorted({s["device"] for s in marker.get("sittings", [])}) or ["(not recorded)"]
@@ -91,6 +94,7 @@ def card(
         f"- wall time: {hours:.2f} h over {len(marker.get('sittings', []))} sitting(s), on {', '.join(devices)}",
         f"- recipe: `{recipe}`" if recipe else "- recipe: (not recorded)",
         "",
+        *_calibration_lines(calibration),
         "## Evaluation (the saved prompt format; guardian protocol: fast first-token scoring; paper protocol:",
         "generated answers, parsed)",
         "",
@@ -123,6 +127,27 @@ def card(
         "",
     ]
     return "\n".join(lines)
+
+
+def _calibration_lines(cal: Calibration | None) -> list[str]:
+    if cal is None:
+        return ["## Operating point", "", "None fitted: verdicts cut the raw P(unsafe) at 0.5.", ""]
+    f = cal.fitted_on
+    where = f"`{f['data']}` {f['split']}" if "data" in f else f"`{f.get('predictions')}`"
+    letters = ", ".join(f"{k} {v:+.2f}" for k, v in sorted(cal.letter_bias.items())) or "none"
+    return [
+        "## Operating point",
+        "",
+        f"`{CALIBRATION_FILE}`, fitted with `python -m train.calibrate` on {f.get('n')} items of {where} (never",
+        "a test split): a bias on the unsafe-vs-safe logit and one per risk letter, chosen for RR macro-F1. The",
+        "guard and `train.evaluate` (fast, per-call) read every verdict through it; `--calibration false` reads",
+        "the raw model. AUPRC and every ranking are unchanged.",
+        "",
+        f"- unsafe bias {cal.unsafe_bias:+.2f}; letter biases: {letters}",
+        f"- RR macro-F1 on those items: {f.get('rr_macro_f1_before')} raw, {f.get('rr_macro_f1_after')} calibrated "
+        f"(majority {f.get('rr_macro_f1_majority')})",
+        "",
+    ]
 
 
 def write_adapter(src: Path, dest: Path, base: str) -> float:
@@ -182,7 +207,15 @@ def ship(
             shutil.copy2(recipe, tmp / "recipe.yaml")
         state = json.loads((checkpoint / "trainer_state.json").read_text())
         (tmp / "README.md").write_text(
-            card(out.name, read_marker(checkpoint), state, loaded, recipe, resume_point_for)
+            card(
+                out.name,
+                read_marker(checkpoint),
+                state,
+                loaded,
+                recipe,
+                resume_point_for,
+                Calibration.load(checkpoint),
+            )
         )
     return out
 

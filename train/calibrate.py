@@ -1,0 +1,176 @@
+"""Fit a guardian's operating point on a held-out split and save it beside its weights (``mcip.calibration``).
+
+    python -m train.calibrate --model guardians/smollm2-135m-mcip-cpu --data data/mcip-synth --split validation
+
+Scores ``--limit`` seeded items of the split with the raw model (fast mode: one forward pass each), then chooses
+the unsafe bias and the ten letter biases that maximise RR macro-F1 on them (``train.metrics``, the score every
+table reports), by coordinate ascent from no bias at all: the fit never scores worse than the raw model on the
+items it saw. The biases and what they did go to ``MODEL/mcip_calibration.json`` (atomically); every later
+reader of the folder (evaluation, the guard) applies them. Test splits are refused: fit on one split, report on
+another. ``--predictions`` refits from an earlier ``train.evaluate`` fast run's ``predictions.jsonl`` (its
+``probs``) instead of scoring again.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import f1_score
+from trl import TrlParser
+
+from mcip.calibration import RISKS, Calibration, CalibrationError
+from mcip.folder import ModelError
+from mcip.record import RecordError
+from mcip.scoring import ScoringError, TemplateError
+from mcip.taxonomy import LABEL_STRINGS, SAFE
+
+HELD_OUT = ("test", "test_unseen")
+UNSAFE_GRID = np.round(np.arange(-8.0, 8.0001, 0.1), 2)
+LETTER_GRID = np.round(np.arange(-6.0, 6.0001, 0.25), 2)
+
+
+@dataclass
+class CalibrateConfig:
+    model: str = field(
+        metadata={"help": "the guardian folder to calibrate (its mcip_calibration.json is written)"}
+    )
+    data: str = field(default="data/mcip-synth", metadata={"help": "a save_to_disk DatasetDict folder"})
+    split: str = field(default="validation", metadata={"help": "a held-out split other than the test splits"})
+    limit: int | None = field(default=1000, metadata={"help": "a seeded sample of this many records"})
+    seed: int = 42
+    batch_size: int = 8
+    predictions: str | None = field(
+        default=None,
+        metadata={"help": "refit from a fast run's predictions.jsonl (with probs) instead of scoring again"},
+    )
+    dry_run: bool = field(default=False, metadata={"help": "print the fit, write nothing"})
+
+
+def _macro_f1(truth: Sequence[str], pred: Sequence[str]) -> float:
+    return float(f1_score(truth, pred, labels=list(LABEL_STRINGS), average="macro", zero_division=0))
+
+
+class _Table:
+    """The raw verdicts as arrays: logit P(unsafe) and log letter shares, so a bias is one add and an argmax."""
+
+    def __init__(self, rows: Sequence[dict[str, float]]):
+        p = np.clip(np.array([1.0 - r.get(SAFE, 0.0) for r in rows]), 1e-12, 1 - 1e-12)
+        self.z = np.log(p / (1 - p))
+        shares = np.array([[max(r.get(k, 0.0), 1e-30) for k in RISKS] for r in rows])
+        self.logs = np.log(shares / shares.sum(axis=1, keepdims=True))
+
+    def labels(self, unsafe_bias: float, letter_bias: np.ndarray) -> list[str]:
+        letters = np.asarray(RISKS)[np.argmax(self.logs + letter_bias, axis=1)]
+        return [lb if z + unsafe_bias >= 0 else SAFE for z, lb in zip(self.z, letters)]
+
+
+def fit(rows: Sequence[dict[str, float]], truth: Sequence[str], rounds: int = 6) -> tuple[Calibration, dict]:
+    """The biases maximising RR macro-F1 of ``rows`` (raw per-class probabilities) against ``truth``, and the
+    macro-F1s before and after. Coordinate ascent over fixed grids, starting from zero and taking a move only
+    when it scores strictly better (so ties keep the smaller bias)."""
+    if len(rows) != len(truth) or not rows:
+        raise ValueError("fit needs one truth label per row, and at least one row")
+    table = _Table(rows)
+    unsafe, letters = 0.0, np.zeros(len(RISKS))
+    best = before = _macro_f1(truth, table.labels(unsafe, letters))
+    for _ in range(rounds):
+        moved = False
+        for v in sorted(UNSAFE_GRID, key=abs):
+            f = _macro_f1(truth, table.labels(v, letters))
+            if f > best + 1e-9:
+                best, unsafe, moved = f, float(v), True
+        for k in range(len(RISKS)):
+            for v in sorted(LETTER_GRID, key=abs):
+                trial = letters.copy()
+                trial[k] = v
+                f = _macro_f1(truth, table.labels(unsafe, trial))
+                if f > best + 1e-9:
+                    best, letters, moved = f, trial, True
+        if not moved:
+            break
+    bias = {r: float(b) for r, b in zip(RISKS, letters) if b}
+    return Calibration(unsafe, bias), {
+        "rr_macro_f1_before": round(before, 4),
+        "rr_macro_f1_after": round(best, 4),
+    }
+
+
+def _from_predictions(path: str) -> tuple[list[dict], list[str]]:
+    rows, truth = [], []
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            rec = json.loads(line)
+            if not isinstance(rec.get("probs"), dict):
+                raise CalibrationError(
+                    f"{path}: record {n} ({rec.get('id')}): field probs missing (a fast run's file)"
+                )
+            rows.append(rec["probs"])
+            truth.append(rec["label"])
+    return rows, truth
+
+
+def _score(cfg: CalibrateConfig) -> tuple[list[dict], list[str]]:
+    from mcip.guardian import load_guardian
+    from train.evaluate import load_examples
+
+    examples = load_examples(cfg.data, cfg.split, cfg.limit, cfg.seed)
+    guardian = load_guardian(cfg.model, batch_size=cfg.batch_size, calibrate=False)
+    scores = guardian.score([guardian.prompt(ex.trajectory) for ex in examples])
+    if any(s.probs is None for s in scores):
+        raise ModelError(f"{cfg.model}: no per-class probabilities (calibration needs a local model)")
+    return [s.probs for s in scores], [ex.label for ex in examples]
+
+
+def calibrate(cfg: CalibrateConfig) -> Calibration:
+    if cfg.split in HELD_OUT and not cfg.predictions:
+        raise CalibrationError(
+            f"--split {cfg.split}: a test split; fit on validation and report on the tests"
+        )
+    rows, truth = _from_predictions(cfg.predictions) if cfg.predictions else _score(cfg)
+    cal, scores = fit(rows, truth)
+    majority = max(set(truth), key=truth.count)
+    source = {"predictions": cfg.predictions} if cfg.predictions else {"data": cfg.data, "split": cfg.split}
+    fitted_on = {
+        **source,
+        "n": len(truth),
+        "seed": cfg.seed,
+        **scores,
+        "rr_macro_f1_majority": round(_macro_f1(truth, [majority] * len(truth)), 4),
+    }
+    return Calibration(cal.unsafe_bias, cal.letter_bias, fitted_on)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        (cfg,) = TrlParser((CalibrateConfig,)).parse_args_and_config(argv)
+        cal = calibrate(cfg)
+        where = "(dry run: not written)" if cfg.dry_run else f"wrote {cal.save(Path(cfg.model))}"
+    except (
+        CalibrationError,
+        ModelError,
+        RecordError,
+        ScoringError,
+        TemplateError,
+        OSError,
+        ValueError,
+    ) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    f = cal.fitted_on
+    print(
+        f"RR macro-F1 on {f['n']} items: {f['rr_macro_f1_before']} raw -> {f['rr_macro_f1_after']} calibrated "
+        f"(majority {f['rr_macro_f1_majority']}); unsafe bias {cal.unsafe_bias:+.2f}, letter biases "
+        f"{json.dumps(cal.letter_bias)} {where}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
