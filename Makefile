@@ -104,6 +104,8 @@ GUARDIAN ?= smollm2-135m-mcip-cpu
 GUARDIAN_RECIPE ?= recipes/smollm2-135m/guardian_cpu.yaml
 GUARDIAN_RUN ?= runs/guardian
 GUARDIAN_EVAL_N ?= 1000
+# the paper protocol generates its answers (about 5x the CPU time of fast scoring): its own item count
+GUARDIAN_PAPER_N ?= $(GUARDIAN_EVAL_N)
 # More training rows than the recipe's 8,000, in whole blocks of 8,000 (16000, 24000): a finished run goes on with
 # exactly the next fresh rows (the recipe's data_block)
 GUARDIAN_EXAMPLES ?=
@@ -150,17 +152,19 @@ guardian-save: $(STAMP) models
 	$(PY) -m train.ship --checkpoint $$ckpt --out guardians/$(GUARDIAN)-latest --recipe $(GUARDIAN_RECIPE) \
 		--clear-cut $$ckpt/eval/clear_cut/predictions.jsonl --resume-point-for guardians/$(GUARDIAN)
 
-# Fit the newest finished checkpoint's operating point on GUARDIAN_CAL_N validation items (train.calibrate), evaluate
-# it through that on test and test_unseen (GUARDIAN_EVAL_N items each, both protocols) and ship it.
+# Fit the newest finished checkpoint's operating point on GUARDIAN_CAL_N validation items (train.calibrate; kept if
+# the checkpoint already has one: delete its mcip_calibration.json to refit), evaluate it through that on test and
+# test_unseen (GUARDIAN_EVAL_N items each, both protocols) and ship it.
 GUARDIAN_CAL_N ?= 1000
 guardian-ship: $(STAMP) models
 	@$(NEWEST_CHECKPOINT); \
-	$(PY) -m train.calibrate --model $$ckpt --data $(DATA_DIR) --split validation --limit $(GUARDIAN_CAL_N) || exit 1; \
+	test -f $$ckpt/mcip_calibration.json || $(PY) -m train.calibrate --model $$ckpt --data $(DATA_DIR) \
+		--split validation --limit $(GUARDIAN_CAL_N) || exit 1; \
 	for split in test test_unseen; do \
 		$(PY) -m train.evaluate --model $$ckpt --data $(DATA_DIR) --split $$split --mode fast \
 			--limit $(GUARDIAN_EVAL_N) --output $$ckpt/eval/$$split || exit 1; \
 		$(PY) -m train.evaluate --model $$ckpt --data $(DATA_DIR) --split $$split --protocol paper \
-			--mode generate --max_new_tokens $(GUARDIAN_PAPER_TOKENS) --limit $(GUARDIAN_EVAL_N) \
+			--mode generate --max_new_tokens $(GUARDIAN_PAPER_TOKENS) --limit $(GUARDIAN_PAPER_N) \
 			--output $$ckpt/eval/$$split-paper || exit 1; \
 	done; \
 	$(CLEAR_CUT_EVAL) || exit 1; \

@@ -166,9 +166,31 @@ def test_fit_from_an_evaluation_then_evaluate_through_it(tiny_model_dir, tmp_pat
     assert on["risk_resistance"]["macro_f1"] == pytest.approx(cal.fitted_on["rr_macro_f1_after"], abs=1e-3)
     assert on["risk_resistance"]["macro_f1"] >= raw["risk_resistance"]["macro_f1"]
     assert on["unsafe"].get("auprc") == pytest.approx(raw["unsafe"].get("auprc"))  # the ranking is untouched
+    # a refit from the calibrated run's probs goes on top of the calibration they went through: here it is
+    # already the best on these items, so the refit keeps it as it is
+    again = calibrate(
+        CalibrateConfig(model=str(model), predictions=str(tmp_path / "on" / "predictions.jsonl"))
+    )
+    assert (again.unsafe_bias, again.letter_bias) == (cal.unsafe_bias, cal.letter_bias)
+    (tmp_path / "on" / "metrics.json").unlink()
+    with pytest.raises(CalibrationError, match="metrics.json"):
+        calibrate(CalibrateConfig(model=str(model), predictions=str(tmp_path / "on" / "predictions.jsonl")))
     off = _evaluate(model, tmp_path / "off", "--calibration", "false")
     assert off["calibration"] is None
     assert off["risk_resistance"]["macro_f1"] == raw["risk_resistance"]["macro_f1"]
+
+
+def test_biases_fitted_on_calibrated_verdicts_add_to_the_calibration():
+    from train.calibrate import compose
+
+    first = Calibration(0.7, {RISKS[0]: -1.0, RISKS[4]: 0.5})
+    then = Calibration(-0.2, {RISKS[0]: 1.0, RISKS[6]: 0.25})
+    both = compose(first, then)
+    raw = _probs(0.4, {r: 1.0 + i for i, r in enumerate(RISKS)})
+    p, label, probs = both.apply(raw)
+    chained = then.apply(first.apply(raw)[2])
+    assert p == pytest.approx(chained[0]) and label == chained[1] and probs == pytest.approx(chained[2])
+    assert RISKS[0] not in both.letter_bias  # -1 + 1: no bias left
 
 
 def test_predictions_without_probs_are_refused_by_record(tmp_path):

@@ -8,7 +8,8 @@ table reports), by coordinate ascent from no bias at all: the fit never scores w
 items it saw. The biases and what they did go to ``MODEL/mcip_calibration.json`` (atomically); every later
 reader of the folder (evaluation, the guard) applies them. Test splits are refused: fit on one split, report on
 another. ``--predictions`` refits from an earlier ``train.evaluate`` fast run's ``predictions.jsonl`` (its
-``probs``) instead of scoring again.
+``probs``) instead of scoring again; where that run read them through a calibration (its ``metrics.json`` says),
+the new biases are fitted on top of it and saved added to it.
 """
 
 from __future__ import annotations
@@ -100,6 +101,27 @@ def fit(rows: Sequence[dict[str, float]], truth: Sequence[str], rounds: int = 6)
     }
 
 
+def _through(path: str) -> Calibration | None:
+    """The calibration a fast run's probabilities already went through, from the metrics.json beside them."""
+    metrics = Path(path).with_name("metrics.json")
+    try:
+        saved = json.loads(metrics.read_text(encoding="utf-8")).get("calibration")
+    except (OSError, json.JSONDecodeError, AttributeError) as err:
+        raise CalibrationError(
+            f"{metrics}: unreadable ({err}); --predictions needs the metrics.json train.evaluate wrote beside "
+            "them (it says which calibration their probs went through)"
+        ) from None
+    return None if saved is None else Calibration(**saved)
+
+
+def compose(first: Calibration | None, then: Calibration) -> Calibration:
+    """``then`` fitted on verdicts already read through ``first``: the biases add (each is a shift of a logit)."""
+    if first is None:
+        return then
+    letters = {r: first.letter_bias.get(r, 0.0) + then.letter_bias.get(r, 0.0) for r in RISKS}
+    return Calibration(first.unsafe_bias + then.unsafe_bias, {r: b for r, b in letters.items() if b})
+
+
 def _from_predictions(path: str) -> tuple[list[dict], list[str]]:
     rows, truth = [], []
     with open(path, encoding="utf-8") as fh:
@@ -135,6 +157,8 @@ def calibrate(cfg: CalibrateConfig) -> Calibration:
         )
     rows, truth = _from_predictions(cfg.predictions) if cfg.predictions else _score(cfg)
     cal, scores = fit(rows, truth)
+    if cfg.predictions:  # probs read through a calibration already: the new biases go on top of it
+        cal = compose(_through(cfg.predictions), cal)
     majority = max(set(truth), key=truth.count)
     source = {"predictions": cfg.predictions} if cfg.predictions else {"data": cfg.data, "split": cfg.split}
     fitted_on = {
