@@ -231,6 +231,8 @@ def cmd_check(args) -> int:
         "policy_deadline_ms": current,
         # a stream guardian reads a live session as one chat up to this many tokens, then re-cuts it
         "window_tokens": guardian.loaded.window if guardian.loaded.fmt.stream else None,
+        # the operating point every verdict is read through (mcip_calibration.json), None for the raw model
+        "calibration": guardian.loaded.calibration and guardian.loaded.calibration.to_dict(),
     }
     del report["deadline_ms"]
     if current != "auto" and current < measured["long_pass_s"] * 1000:

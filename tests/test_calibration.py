@@ -198,3 +198,15 @@ def test_predictions_without_probs_are_refused_by_record(tmp_path):
     path.write_text(json.dumps({"id": "a", "label": SAFE, "probs": {SAFE: 1.0}}) + "\n" + '{"id": "b"}\n')
     with pytest.raises(CalibrationError, match=r"record 2 \(b\): field probs"):
         calibrate(CalibrateConfig(model=str(tmp_path), predictions=str(path)))
+
+
+def test_the_benchmark_scores_raw_and_calibrated_from_one_pass(tiny_model_dir, tmp_path):
+    from benchmarks.calibration import measure
+
+    model = shutil.copytree(tiny_model_dir, tmp_path / "m")
+    Calibration(unsafe_bias=30.0).save(model)
+    r = measure(str(model), str(CLEAR_CUT), "test", 11, seed=0)
+    assert r["n"] == 11 and r["calibration"]["unsafe_bias"] == 30.0
+    assert r["calibrated"]["unsafe_recall"] == 1.0 and r["calibrated"]["safe_flagged"] == 1.0
+    assert r["calibrated"]["auroc"] == r["raw"]["auroc"]  # a bias moves the cut, not the ranking
+    assert r["calibrated"]["attack_letter_accuracy"] == r["raw"]["attack_letter_accuracy"]

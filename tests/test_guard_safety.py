@@ -368,6 +368,7 @@ def test_check_command_times_a_pass_and_suggests_a_deadline(tmp_path, tiny_model
     assert report["incremental_pass_s"] > 0  # the next call of a live session, from its cache
     assert report["suggested_deadline_ms"] >= 2000 and report["policy_deadline_ms"] == 1
     assert report["window_tokens"] is None  # a one-shot guardian reads each snapshot whole
+    assert report["calibration"] is None  # the tiny model's folder has no operating point: raw verdicts
     assert "shorter than a pass here" in report["warning"]
     assert f"deadline_ms: {report['suggested_deadline_ms']}" in captured.err
     assert main(["check", "--guardian", str(tmp_path / "missing")]) == 2
