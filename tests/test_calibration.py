@@ -164,7 +164,7 @@ def test_fit_from_an_evaluation_then_evaluate_through_it(tiny_model_dir, tmp_pat
     on = _evaluate(model, tmp_path / "on")
     assert on["calibration"] == cal.to_dict()
     assert on["risk_resistance"]["macro_f1"] == pytest.approx(cal.fitted_on["rr_macro_f1_after"], abs=1e-3)
-    assert on["risk_resistance"]["macro_f1"] >= raw["risk_resistance"]["macro_f1"]
+    assert on["safety_awareness"]["macro_f1"] >= raw["safety_awareness"]["macro_f1"]  # the cut's own score
     assert on["unsafe"].get("auprc") == pytest.approx(raw["unsafe"].get("auprc"))  # the ranking is untouched
     # a refit from the calibrated run's probs goes on top of the calibration they went through: here it is
     # already the best on these items, so the refit keeps it as it is

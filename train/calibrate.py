@@ -3,9 +3,9 @@
     python -m train.calibrate --model guardians/smollm2-135m-mcip-cpu --data data/mcip-synth --split validation
 
 Scores ``--limit`` seeded items of the split with the raw model (fast mode: one forward pass each), then chooses
-the unsafe bias and the ten letter biases that maximise RR macro-F1 on them (``train.metrics``, the score every
-table reports), by coordinate ascent from no bias at all: the fit never scores worse than the raw model on the
-items it saw. The biases and what they did go to ``MODEL/mcip_calibration.json`` (atomically); every later
+the unsafe bias for SA macro-F1 (the cut: which logs are flagged) and, at that cut, the ten letter biases for RR
+macro-F1 (which risk a flagged log is named), by coordinate ascent from no bias at all (``fit``): neither stage
+scores worse than the raw model on the items it saw. The biases and what they did go to ``MODEL/mcip_calibration.json`` (atomically); every later
 reader of the folder (evaluation, the guard) applies them. Test splits are refused: fit on one split, report on
 another. ``--predictions`` refits from an earlier ``train.evaluate`` fast run's ``predictions.jsonl`` (its
 ``probs``) instead of scoring again; where that run read them through a calibration (its ``metrics.json`` says),
@@ -28,7 +28,7 @@ from mcip.calibration import RISKS, Calibration, CalibrationError
 from mcip.folder import ModelError
 from mcip.record import RecordError
 from mcip.scoring import ScoringError, TemplateError
-from mcip.taxonomy import LABEL_STRINGS, SAFE
+from mcip.taxonomy import BINARY_LABELS, LABEL_STRINGS, SAFE, binary
 
 HELD_OUT = ("test", "test_unseen")
 UNSAFE_GRID = np.round(np.arange(-8.0, 8.0001, 0.1), 2)
@@ -70,35 +70,65 @@ class _Table:
         return [lb if z + unsafe_bias >= 0 else SAFE for z, lb in zip(self.z, letters)]
 
 
+def _sa_macro_f1(truth: Sequence[str], pred: Sequence[str]) -> float:
+    return float(
+        f1_score(
+            [binary(t) for t in truth],
+            [binary(p) for p in pred],
+            labels=list(BINARY_LABELS),
+            average="macro",
+            zero_division=0,
+        )
+    )
+
+
+def _ascend(score, start: float, grid) -> tuple[float, float]:
+    """The grid value maximising ``score`` (smallest magnitude first, a move only when strictly better)."""
+    best, value = score(start), start
+    for v in sorted(grid, key=abs):
+        f = score(float(v))
+        if f > best + 1e-9:
+            best, value = f, float(v)
+    return value, best
+
+
 def fit(rows: Sequence[dict[str, float]], truth: Sequence[str], rounds: int = 6) -> tuple[Calibration, dict]:
-    """The biases maximising RR macro-F1 of ``rows`` (raw per-class probabilities) against ``truth``, and the
-    macro-F1s before and after. Coordinate ascent over fixed grids, starting from zero and taking a move only
-    when it scores strictly better (so ties keep the smaller bias)."""
+    """The biases for ``rows`` (raw per-class probabilities) against ``truth``, in two stages: the unsafe bias for
+    SA macro-F1 (whether a log is flagged), then the letter biases for RR macro-F1 at that cut (which risk it
+    names), by coordinate ascent. A joint fit for RR macro-F1 alone flags nearly everything (ten risk classes
+    outweigh one safe class in its average: on our validation split it took the CPU guardian to 90-95% of safe
+    logs flagged); here the letters cannot move the cut. Each stage starts from no bias and moves only when
+    strictly better, so neither scores worse than the raw model on these items."""
     if len(rows) != len(truth) or not rows:
         raise ValueError("fit needs one truth label per row, and at least one row")
     table = _Table(rows)
-    unsafe, letters = 0.0, np.zeros(len(RISKS))
-    best = before = _macro_f1(truth, table.labels(unsafe, letters))
+    letters = np.zeros(len(RISKS))
+    raw = table.labels(0.0, letters)
+    rr_before, sa_before = _macro_f1(truth, raw), _sa_macro_f1(truth, raw)
+    unsafe, sa_after = _ascend(lambda v: _sa_macro_f1(truth, table.labels(v, letters)), 0.0, UNSAFE_GRID)
+    best = _macro_f1(truth, table.labels(unsafe, letters))
     for _ in range(rounds):
         moved = False
-        for v in sorted(UNSAFE_GRID, key=abs):
-            f = _macro_f1(truth, table.labels(v, letters))
-            if f > best + 1e-9:
-                best, unsafe, moved = f, float(v), True
         for k in range(len(RISKS)):
-            for v in sorted(LETTER_GRID, key=abs):
+
+            def at(v, k=k):
                 trial = letters.copy()
                 trial[k] = v
-                f = _macro_f1(truth, table.labels(unsafe, trial))
-                if f > best + 1e-9:
-                    best, letters, moved = f, trial, True
+                return _macro_f1(truth, table.labels(unsafe, trial))
+
+            v, f = _ascend(at, float(letters[k]), LETTER_GRID)
+            if f > best + 1e-9:
+                best, letters[k], moved = f, v, True
         if not moved:
             break
     bias = {r: float(b) for r, b in zip(RISKS, letters) if b}
-    return Calibration(unsafe, bias), {
-        "rr_macro_f1_before": round(before, 4),
+    scores = {
+        "sa_macro_f1_before": round(sa_before, 4),
+        "sa_macro_f1_after": round(sa_after, 4),
+        "rr_macro_f1_before": round(rr_before, 4),
         "rr_macro_f1_after": round(best, 4),
     }
+    return Calibration(unsafe, bias), scores
 
 
 def _through(path: str) -> Calibration | None:
@@ -189,8 +219,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     f = cal.fitted_on
     print(
-        f"RR macro-F1 on {f['n']} items: {f['rr_macro_f1_before']} raw -> {f['rr_macro_f1_after']} calibrated "
-        f"(majority {f['rr_macro_f1_majority']}); unsafe bias {cal.unsafe_bias:+.2f}, letter biases "
+        f"on {f['n']} items: SA macro-F1 {f['sa_macro_f1_before']} raw -> {f['sa_macro_f1_after']} calibrated, "
+        f"RR macro-F1 {f['rr_macro_f1_before']} -> {f['rr_macro_f1_after']} (majority {f['rr_macro_f1_majority']}); unsafe bias {cal.unsafe_bias:+.2f}, letter biases "
         f"{json.dumps(cal.letter_bias)} {where}"
     )
     return 0

@@ -139,13 +139,15 @@ def _calibration_lines(cal: Calibration | None) -> list[str]:
         "## Operating point",
         "",
         f"`{CALIBRATION_FILE}`, fitted with `python -m train.calibrate` on {f.get('n')} items of {where} (never",
-        "a test split): a bias on the unsafe-vs-safe logit and one per risk letter, chosen for RR macro-F1. The",
+        "a test split): a bias on the unsafe-vs-safe logit, chosen for SA macro-F1, then one per risk letter, chosen",
+        "for RR macro-F1 at that cut. The",
         "guard and `train.evaluate` (fast, per-call) read every verdict through it; `--calibration false` reads",
         "the raw model. AUPRC and every ranking are unchanged.",
         "",
         f"- unsafe bias {cal.unsafe_bias:+.2f}; letter biases: {letters}",
-        f"- RR macro-F1 on those items: {f.get('rr_macro_f1_before')} raw, {f.get('rr_macro_f1_after')} calibrated "
-        f"(majority {f.get('rr_macro_f1_majority')})",
+        f"- on those items: SA macro-F1 {f.get('sa_macro_f1_before')} raw, {f.get('sa_macro_f1_after')} calibrated; "
+        f"RR macro-F1 {f.get('rr_macro_f1_before')} raw, {f.get('rr_macro_f1_after')} calibrated (majority "
+        f"{f.get('rr_macro_f1_majority')})",
         "",
     ]
 
