@@ -140,9 +140,8 @@ def _calibration_lines(cal: Calibration | None) -> list[str]:
         "",
         f"`{CALIBRATION_FILE}`, fitted with `python -m train.calibrate` on {f.get('n')} items of {where} (never",
         "a test split): a bias on the unsafe-vs-safe logit, chosen for SA macro-F1, then one per risk letter, chosen",
-        "for RR macro-F1 at that cut. The",
-        "guard and `train.evaluate` (fast, per-call) read every verdict through it; `--calibration false` reads",
-        "the raw model. AUPRC and every ranking are unchanged.",
+        "for RR macro-F1 at that cut. The guard and `train.evaluate` (fast, per-call) read every verdict through it;",
+        "`--calibration false` reads the raw model. AUPRC and every ranking are unchanged.",
         "",
         f"- unsafe bias {cal.unsafe_bias:+.2f}; letter biases: {letters}",
         f"- on those items: SA macro-F1 {f.get('sa_macro_f1_before')} raw, {f.get('sa_macro_f1_after')} calibrated; "
