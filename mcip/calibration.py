@@ -101,12 +101,17 @@ class Calibration:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
             raise CalibrationError(f"{path}: unreadable ({str(err).splitlines()[0]})") from None
+        return cls.from_dict(data, str(path))
+
+    @classmethod
+    def from_dict(cls, data, where: str) -> Calibration:
+        """A saved calibration (``to_dict``) back; errors name ``where`` it was read from and the field."""
         if not isinstance(data, dict):
-            raise CalibrationError(f"{path}: not a JSON object")
+            raise CalibrationError(f"{where}: not a JSON object")
         unknown = sorted(set(data) - {"unsafe_bias", "letter_bias", "fitted_on"})
         if unknown:
-            raise CalibrationError(f"{path}: unknown field {unknown[0]!r}")
+            raise CalibrationError(f"{where}: unknown field {unknown[0]!r}")
         try:
             return cls(**data)
         except CalibrationError as err:
-            raise CalibrationError(f"{path}: {err}") from None
+            raise CalibrationError(f"{where}: {err}") from None

@@ -21,14 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import f1_score
 from trl import TrlParser
 
 from mcip.calibration import RISKS, Calibration, CalibrationError
 from mcip.folder import ModelError
 from mcip.record import RecordError
 from mcip.scoring import ScoringError, TemplateError
-from mcip.taxonomy import BINARY_LABELS, LABEL_STRINGS, SAFE, binary
+from mcip.taxonomy import SAFE, binary
+from train.metrics import rr_macro_f1, sa_macro_f1
 
 HELD_OUT = ("test", "test_unseen")
 UNSAFE_GRID = np.round(np.arange(-8.0, 8.0001, 0.1), 2)
@@ -52,10 +52,6 @@ class CalibrateConfig:
     dry_run: bool = field(default=False, metadata={"help": "print the fit, write nothing"})
 
 
-def _macro_f1(truth: Sequence[str], pred: Sequence[str]) -> float:
-    return float(f1_score(truth, pred, labels=list(LABEL_STRINGS), average="macro", zero_division=0))
-
-
 class _Table:
     """The raw verdicts as arrays: logit P(unsafe) and log letter shares, so a bias is one add and an argmax."""
 
@@ -68,18 +64,6 @@ class _Table:
     def labels(self, unsafe_bias: float, letter_bias: np.ndarray) -> list[str]:
         letters = np.asarray(RISKS)[np.argmax(self.logs + letter_bias, axis=1)]
         return [lb if z + unsafe_bias >= 0 else SAFE for z, lb in zip(self.z, letters)]
-
-
-def _sa_macro_f1(truth: Sequence[str], pred: Sequence[str]) -> float:
-    return float(
-        f1_score(
-            [binary(t) for t in truth],
-            [binary(p) for p in pred],
-            labels=list(BINARY_LABELS),
-            average="macro",
-            zero_division=0,
-        )
-    )
 
 
 def _ascend(score, start: float, grid) -> tuple[float, float]:
@@ -104,9 +88,14 @@ def fit(rows: Sequence[dict[str, float]], truth: Sequence[str], rounds: int = 6)
     table = _Table(rows)
     letters = np.zeros(len(RISKS))
     raw = table.labels(0.0, letters)
-    rr_before, sa_before = _macro_f1(truth, raw), _sa_macro_f1(truth, raw)
-    unsafe, sa_after = _ascend(lambda v: _sa_macro_f1(truth, table.labels(v, letters)), 0.0, UNSAFE_GRID)
-    best = _macro_f1(truth, table.labels(unsafe, letters))
+    truth_b = [binary(t) for t in truth]
+
+    def sa(labels: list[str]) -> float:
+        return sa_macro_f1(truth_b, [binary(lb) for lb in labels])
+
+    rr_before, sa_before = rr_macro_f1(truth, raw), sa(raw)
+    unsafe, sa_after = _ascend(lambda v: sa(table.labels(v, letters)), 0.0, UNSAFE_GRID)
+    best = rr_macro_f1(truth, table.labels(unsafe, letters))
     for _ in range(rounds):
         moved = False
         for k in range(len(RISKS)):
@@ -114,7 +103,7 @@ def fit(rows: Sequence[dict[str, float]], truth: Sequence[str], rounds: int = 6)
             def at(v, k=k):
                 trial = letters.copy()
                 trial[k] = v
-                return _macro_f1(truth, table.labels(unsafe, trial))
+                return rr_macro_f1(truth, table.labels(unsafe, trial))
 
             v, f = _ascend(at, float(letters[k]), LETTER_GRID)
             if f > best + 1e-9:
@@ -141,7 +130,7 @@ def _through(path: str) -> Calibration | None:
             f"{metrics}: unreadable ({err}); --predictions needs the metrics.json train.evaluate wrote beside "
             "them (it says which calibration their probs went through)"
         ) from None
-    return None if saved is None else Calibration(**saved)
+    return None if saved is None else Calibration.from_dict(saved, f"{metrics}: calibration")
 
 
 def compose(first: Calibration | None, then: Calibration) -> Calibration:
@@ -196,7 +185,7 @@ def calibrate(cfg: CalibrateConfig) -> Calibration:
         "n": len(truth),
         "seed": cfg.seed,
         **scores,
-        "rr_macro_f1_majority": round(_macro_f1(truth, [majority] * len(truth)), 4),
+        "rr_macro_f1_majority": round(rr_macro_f1(truth, [majority] * len(truth)), 4),
     }
     return Calibration(cal.unsafe_bias, cal.letter_bias, fitted_on)
 
