@@ -4,7 +4,10 @@ A guardian cannot learn, nor judge, a class whose evidence the prompt no longer 
 their deviating call or answer (``meta.call_labels``); each unsafe record of ``--split`` is rendered the way
 ``--recipe`` renders it (its style, log budget, tokenizer and ``max_length``, through ``mcip.prompting``), and the
 deviating flow is found in the text: **legible** (its request, arguments or answer shown, whole or head-and-tail),
-**cut to nothing** (only a cut marker), or **omitted**. Two cutting rules in one run, on the same records: the
+**cut to nothing** (only a cut marker), or **omitted**. A verdict often turns on more than that one flow (a replay
+on the first call, an injection on the result that carried it), so each unsafe record and each hard negative is
+also checked for **every flow its rationale cites** being legible: a record where one is not teaches a label the
+prompt cannot support. Two cutting rules in one run, on the same records: the
 current one (``mcip.prompt.EVIDENCE_FLOOR`` characters of evidence kept while old flows are omitted) and
 ``--before-floor`` (0: the rule before, which cut every request and argument to nothing before omitting a flow).
 
@@ -31,6 +34,12 @@ from mcip.taxonomy import SAFE
 from train.data import has_call_labels
 
 STATES = ("legible", "cut to nothing", "omitted")
+_CITED = re.compile(r"\b[Ff]lows? (\d+)")
+
+
+def cited_flows(rationale: str) -> list[int]:
+    """The flow numbers a generated rationale cites ("Flow 5 repeats ... at flow 2" -> [2, 5])."""
+    return sorted({int(n) for n in _CITED.findall(rationale)})
 
 
 def state(text: str, n: int) -> str:
@@ -43,15 +52,22 @@ def state(text: str, n: int) -> str:
 def measure(rows, prompter) -> dict:
     """Each unsafe row's deviating flow, by state and by class; rows that name no deviating flow are counted."""
     total, by_class, unnamed = Counter(), {}, 0
+    cited = {"unsafe": Counter(), "hard negative": Counter()}  # [all cited flows legible?] per group
     for i, row in enumerate(rows):
+        group = "hard negative" if row["source"] == "hard_negative" else "unsafe"
+        if row["label"] == SAFE and group == "unsafe":
+            continue  # plain safe logs cite no flow
+        traj = from_row(row, f"row {i}")
+        text = prompter.messages(traj)[-1]["content"]
+        if flows := cited_flows(row["rationale"]):
+            cited[group][all(flow_legible(text, n) for n in flows)] += 1
         if row["label"] == SAFE:
             continue
-        traj = from_row(row, f"row {i}")
         n = deviating_flow(traj)
         if n is None:
             unnamed += 1
             continue
-        st = state(prompter.messages(traj)[-1]["content"], n)
+        st = state(text, n)
         total[st] += 1
         by_class.setdefault(row["label"], Counter())[st] += 1
     count = sum(total.values())
@@ -62,6 +78,10 @@ def measure(rows, prompter) -> dict:
         "no_deviating_flow_named": unnamed,
         "share": share,
         "lost_by_class": lost,
+        "every_cited_flow_legible": {
+            g: {"records": sum(c.values()), "share": round(c[True] / max(sum(c.values()), 1), 3)}
+            for g, c in cited.items()
+        },
     }
 
 
