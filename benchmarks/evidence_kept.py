@@ -26,7 +26,7 @@ from unittest import mock
 
 import mcip.prompt
 from benchmarks.shortcut_probe import DEFAULT_RECIPE, recipe_prompter
-from mcip.calls import META_KEY, deviating_flow
+from mcip.calls import META_KEY, cited_flows, deviating_flow
 from mcip.io import write_json
 from mcip.prompt import flow_legible
 from mcip.record import from_row
@@ -34,12 +34,6 @@ from mcip.taxonomy import SAFE
 from train.data import has_call_labels
 
 STATES = ("legible", "cut to nothing", "omitted")
-_CITED = re.compile(r"\b[Ff]lows? (\d+)")
-
-
-def cited_flows(rationale: str) -> list[int]:
-    """The flow numbers a generated rationale cites ("Flow 5 repeats ... at flow 2" -> [2, 5])."""
-    return sorted({int(n) for n in _CITED.findall(rationale)})
 
 
 def state(text: str, n: int) -> str:

@@ -17,6 +17,7 @@ The paper's record label stays derivable (``record_label``): the first unsafe po
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 
 from mcip.flows import derive_flows
@@ -93,6 +94,24 @@ def deviating_flow(traj: Trajectory) -> int | None:
         if "answer" in bad and flow.message == bad["answer"]:
             return n
     return None
+
+
+_CITED = re.compile(r"\b[Ff]lows? (\d+)")
+
+
+def cited_flows(rationale: str) -> list[int]:
+    """The flow numbers a generated rationale cites ("Flow 5 repeats ... at flow 2" -> [2, 5])."""
+    return sorted({int(n) for n in _CITED.findall(rationale)})
+
+
+def evidence_flows(traj: Trajectory) -> list[int]:
+    """The flows an unsafe record's verdict rests on: its deviating flow and every flow its rationale cites (a
+    replay's first call, the result that carried an injection); empty for a safe record or one without per-call
+    labels."""
+    n = deviating_flow(traj)
+    if n is None:
+        return []
+    return sorted({n, *cited_flows(str((traj.meta or {}).get("rationale") or ""))})
 
 
 def upto_position(traj: Trajectory, k: int) -> Trajectory:

@@ -16,7 +16,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from mcip.calls import deviating_flow
+from mcip.calls import deviating_flow, evidence_flows
 from mcip.prompt import (
     PromptFormat,
     TokenCounter,
@@ -107,10 +107,11 @@ class Prompter:
 
 
 def hidden_evidence(traj: Trajectory, prompt: list[dict[str, str]]) -> bool:
-    """Whether an unsafe record's prompt no longer shows the flow its class turns on (``meta.call_labels``): cut
-    away with old flows of a long session, it leaves a label the prompt cannot support."""
-    n = deviating_flow(traj)
-    return n is not None and not flow_legible(prompt[-1]["content"], n)
+    """Whether an unsafe record's prompt no longer shows a flow its verdict rests on (``evidence_flows``: the
+    deviating flow of ``meta.call_labels`` and the flows its rationale cites): cut away with old flows of a long
+    session, it leaves a label the prompt cannot support."""
+    text = prompt[-1]["content"]
+    return any(not flow_legible(text, n) for n in evidence_flows(traj))
 
 
 def prompt_stats(

@@ -87,8 +87,9 @@ class ScriptArguments:
     drop_hidden_evidence: bool = field(
         default=False,
         metadata={
-            "help": "train only on rows whose prompt still shows the flow an unsafe label turns on "
-            "(meta.call_labels); the rows dropped are counted in the log and mcip_run.json"
+            "help": "train only on rows whose prompt still shows every flow an unsafe label rests on "
+            "(meta.call_labels and the flows its rationale cites); the rows dropped are counted in the log and "
+            "mcip_run.json"
         },
     )
     max_train_samples: int | None = None
