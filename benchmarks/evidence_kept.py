@@ -6,8 +6,9 @@ their deviating call or answer (``meta.call_labels``); each unsafe record of ``-
 deviating flow is found in the text: **legible** (its request, arguments or answer shown, whole or head-and-tail),
 **cut to nothing** (only a cut marker), or **omitted**. A verdict often turns on more than that one flow (a replay
 on the first call, an injection on the result that carried it), so each unsafe record and each hard negative is
-also checked for **every flow its rationale cites** being legible: a record where one is not teaches a label the
-prompt cannot support. Two cutting rules in one run, on the same records: the
+also checked for **every flow its rationale cites** being legible (for an unsafe record, through
+``mcip.prompting.hidden_evidence``, the rule training counts and ``drop_hidden_evidence`` applies): a record where
+one is not teaches a label the prompt cannot support. Two cutting rules in one run, on the same records: the
 current one (``mcip.prompt.EVIDENCE_FLOOR`` characters of evidence kept while old flows are omitted) and
 ``--before-floor`` (0: the rule before, which cut every request and argument to nothing before omitting a flow).
 
@@ -29,6 +30,7 @@ from benchmarks.shortcut_probe import DEFAULT_RECIPE, recipe_prompter
 from mcip.calls import META_KEY, cited_flows, deviating_flow
 from mcip.io import write_json
 from mcip.prompt import flow_legible
+from mcip.prompting import hidden_evidence
 from mcip.record import from_row
 from mcip.taxonomy import SAFE
 from train.data import has_call_labels
@@ -48,19 +50,21 @@ def measure(rows, prompter) -> dict:
     total, by_class, unnamed = Counter(), {}, 0
     cited = {"unsafe": Counter(), "hard negative": Counter()}  # [all cited flows legible?] per group
     for i, row in enumerate(rows):
-        group = "hard negative" if row["source"] == "hard_negative" else "unsafe"
-        if row["label"] == SAFE and group == "unsafe":
+        hard = row["source"] == "hard_negative"
+        if row["label"] == SAFE and not hard:
             continue  # plain safe logs cite no flow
         traj = from_row(row, f"row {i}")
-        text = prompter.messages(traj)[-1]["content"]
-        if flows := cited_flows(row["rationale"]):
-            cited[group][all(flow_legible(text, n) for n in flows)] += 1
-        if row["label"] == SAFE:
+        prompt = prompter.messages(traj)
+        text = prompt[-1]["content"]
+        if hard:  # a safe record: no deviating flow, only the flows its rationale cites
+            if flows := cited_flows(row["rationale"]):
+                cited["hard negative"][all(flow_legible(text, n) for n in flows)] += 1
             continue
         n = deviating_flow(traj)
         if n is None:
             unnamed += 1
             continue
+        cited["unsafe"][not hidden_evidence(traj, prompt)] += 1  # what training counts and can drop
         st = state(text, n)
         total[st] += 1
         by_class.setdefault(row["label"], Counter())[st] += 1
