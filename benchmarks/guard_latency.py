@@ -65,7 +65,8 @@ def stream_tokens(traj, g, upto: int | None = None) -> int:
     from mcip.stream import chats
 
     n = len(positions(traj)) if upto is None else upto + 1
-    (chat,) = chats(traj, ["true"] * n, g.fmt.style, None, g.prompter.count_tokens, g.fmt.log_budget)
+    count = g.prompter.count_tokens
+    (chat,) = chats(traj, ["true"] * n, g.fmt.style, None, count, g.fmt.log_budget, g.fmt.relations)
     return len(encode(g.tokenizer, render_chat(g.tokenizer, chat)))
 
 

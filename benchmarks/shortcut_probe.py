@@ -27,8 +27,9 @@ DEFAULT_RECIPE = "recipes/smollm2-135m/lora_cpu.yaml"
 SURFACE = 0.95  # per-class F1 above this on test_unseen means the class is learnable from surface cues
 
 
-def recipe_prompter(recipe: str = DEFAULT_RECIPE):
-    """The Prompter a training recipe's model renders with: its style and budget, its tokenizer, its max_length."""
+def recipe_prompter(recipe: str = DEFAULT_RECIPE, relations: bool | None = None):
+    """The Prompter a training recipe's model renders with: its style and budget, its tokenizer, its max_length
+    (``relations``, when given, overrides the recipe's, as ``--relations`` does on its training command)."""
     import yaml
     from transformers import AutoTokenizer
 
@@ -37,7 +38,10 @@ def recipe_prompter(recipe: str = DEFAULT_RECIPE):
 
     cfg = yaml.safe_load(Path(recipe).read_text())
     fmt = PromptFormat(
-        cfg.get("prompt_style") or "full", cfg.get("log_budget"), bool(cfg.get("rationale", True))
+        cfg.get("prompt_style") or "full",
+        cfg.get("log_budget"),
+        bool(cfg.get("rationale", True)),
+        relations=bool(cfg.get("relations", False)) if relations is None else relations,
     )
     tokenizer = AutoTokenizer.from_pretrained(cfg["model_name_or_path"])
     return Prompter.for_model(tokenizer, fmt, cfg.get("max_length"))
@@ -64,16 +68,23 @@ def fit(texts_: list[str], labels: list[str]):
     return vec, clf
 
 
-def _scores(truth: list[str], pred) -> dict:
-    """The probe's headline scores, from the metrics every guardian is scored with (``train.metrics``)."""
+def _scores(truth: list[str], vec, clf, texts_: list[str]) -> dict:
+    """The probe's headline scores, from the metrics every guardian is scored with (``train.metrics``), and how
+    well its P(unsafe) ranks attacks above safe logs (AUROC, as ``benchmarks.calibration`` reports a guardian's)."""
+    from sklearn.metrics import roc_auc_score
+
     from train.metrics import Prediction, compute_metrics
 
+    x = vec.transform(texts_)
+    pred = clf.predict(x)
+    p_unsafe = 1 - clf.predict_proba(x)[:, list(clf.classes_).index(SAFE)]
     m = compute_metrics([Prediction(str(i), t, p, p != SAFE) for i, (t, p) in enumerate(zip(truth, pred))])
     return {
         "n": m["n"],
         "accuracy": round(m["risk_resistance"]["accuracy"], 4),
         "macro_f1": round(m["risk_resistance"]["macro_f1"], 4),
         "binary_macro_f1": round(m["safety_awareness"]["macro_f1"], 4),
+        "auroc": round(roc_auc_score([t != SAFE for t in truth], p_unsafe), 4),
         "per_class_f1": {lb: round(m["per_class"][lb]["f1"], 4) for lb in LABEL_STRINGS},
     }
 
@@ -85,6 +96,7 @@ def probe(
     recipe: str = DEFAULT_RECIPE,
     curve: list[int] | None = None,
     eval_n: int | None = None,
+    relations: bool | None = None,
 ) -> dict:
     """The probe on ``test`` and ``test_unseen`` (``eval_n`` seeded items of each when given). With ``curve``, it
     is fitted on the first n shuffled ``train`` logs for each n (the logs rendered once), which says how many
@@ -97,7 +109,7 @@ def probe(
     if sizes[-1] > len(train):
         raise SystemExit(f"shortcut_probe: {data_dir} has {len(train)} train records, fewer than {sizes[-1]}")
     train = train.select(range(sizes[-1]))
-    prompter = recipe_prompter(recipe)
+    prompter = recipe_prompter(recipe, relations)
     start = time.perf_counter()
     train_texts, labels = texts(train, prompter), train["label"]
     evals = {}
@@ -110,12 +122,11 @@ def probe(
     points = {}
     for n in sizes:
         vec, clf = fit(train_texts[:n], labels[:n])
-        points[n] = {
-            name: _scores(truth, clf.predict(vec.transform(x))) for name, (x, truth) in evals.items()
-        }
+        points[n] = {name: _scores(truth, vec, clf, x) for name, (x, truth) in evals.items()}
     out = {
         "train_n": sizes[-1],
         "recipe": recipe,
+        "relations": prompter.fmt.relations,
         "data": data_dir,
         "seconds": round(time.perf_counter() - start, 1),
     }
@@ -137,7 +148,7 @@ def print_table(result: dict) -> None:
         cells = [result["splits"][s]["per_class_f1"][lb.string] for s in splits]
         flag = " (surface-learnable)" if cells[-1] > SURFACE else ""
         print(f"| {lb.choice}{flag} | " + " | ".join(f"{c:.3f}" for c in cells) + " |")
-    for key in ("accuracy", "macro_f1", "binary_macro_f1"):
+    for key in ("accuracy", "macro_f1", "binary_macro_f1", "auroc"):
         print(f"| **{key}** | " + " | ".join(f"{result['splits'][s][key]:.3f}" for s in splits) + " |")
     if "curve" in result:
         print("\n| train logs | " + " | ".join(f"macro-F1 {s}" for s in splits) + " |")
@@ -161,10 +172,19 @@ def main() -> int:
     parser.add_argument(
         "--eval-n", type=int, default=None, help="seeded items of each test split (default all)"
     )
+    parser.add_argument(
+        "--relations",
+        choices=("true", "false"),
+        default=None,
+        help="render with (or without) the call relations lines (mcip.relations), whatever the recipe says",
+    )
     parser.add_argument("--json", default=None, help="also write the result here")
     args = parser.parse_args()
     curve = [int(n) for n in args.curve.split(",")] if args.curve else None
-    result = probe(args.data, args.max_train, recipe=args.recipe, curve=curve, eval_n=args.eval_n)
+    relations = None if args.relations is None else args.relations == "true"
+    result = probe(
+        args.data, args.max_train, recipe=args.recipe, curve=curve, eval_n=args.eval_n, relations=relations
+    )
     print_table(result)
     if args.json:
         write_json(args.json, result)

@@ -29,7 +29,7 @@ def _render(args: argparse.Namespace) -> int:
     messages = (
         build_paper_prompt(traj, args.log_budget)
         if args.protocol == "paper"
-        else build_prompt(traj, args.style, args.log_budget)
+        else build_prompt(traj, args.style, args.log_budget, relations=args.relations)
     )
     for m in messages:
         print(f"===== {m['role']} =====\n{m['content']}")
@@ -63,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--style", choices=STYLES, default="full")
     r.add_argument("--protocol", choices=("guardian", "paper"), default="guardian")
     r.add_argument("--log-budget", type=int, default=None, help="tokens the rendered log may take")
+    r.add_argument(
+        "--relations", action="store_true", help="a facts line under each call (mcip/relations.py)"
+    )
     v = sub.add_parser("validate", help="validate a JSONL file of trajectory records")
     v.add_argument("file")
     args = parser.parse_args(argv)

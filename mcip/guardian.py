@@ -95,7 +95,13 @@ class LoadedGuardian:
         if self.fmt.stream:
             count = self.prompter.count_tokens
             return chats(
-                traj, [*verdicts, None], self.fmt.style, self.stream_room, count, self.fmt.log_budget
+                traj,
+                [*verdicts, None],
+                self.fmt.style,
+                self.stream_room,
+                count,
+                self.fmt.log_budget,
+                self.fmt.relations,
             )[-1]
         return self.prompt(upto_position(traj, len(verdicts)))
 

@@ -48,14 +48,16 @@ def token_counter(tokenizer) -> TokenCounter:
     return lambda text: len(tokenizer(text, add_special_tokens=False).input_ids)
 
 
-def template_overhead(tokenizer, style: str, paper: bool = False) -> int:
-    """Tokens of the chat prompt around the log: system policy, role markers, generation prompt (and for the paper
-    protocol its definitions and choices, which wrap the log inside the user message)."""
+def template_overhead(tokenizer, style: str, paper: bool = False, relations: bool = False) -> int:
+    """Tokens of the chat prompt around the log: system policy (with its note on fact lines when ``relations``),
+    role markers, generation prompt (and for the paper protocol its definitions and choices, which wrap the log
+    inside the user message)."""
     if paper:
         empty = Trajectory.model_validate({"messages": [{"role": "user", "content": ""}]})
         messages = build_paper_prompt(empty)
     else:
-        messages = [{"role": "system", "content": system_policy(style)}, {"role": "user", "content": ""}]
+        policy = system_policy(style, relations)
+        messages = [{"role": "system", "content": policy}, {"role": "user", "content": ""}]
     return len(encode(tokenizer, render_chat(tokenizer, messages)))
 
 
@@ -96,7 +98,7 @@ class Prompter:
     ) -> Prompter:
         if tokenizer is None:  # an endpoint without a local tokenizer: the format's bound, estimated counts
             return cls(fmt, fmt.log_budget, approx_tokens, paper)
-        overhead = template_overhead(tokenizer, fmt.style, paper)
+        overhead = template_overhead(tokenizer, fmt.style, paper, fmt.relations)
         budget = fit_log_budget(fmt.log_budget, context, overhead, answer_room)
         return cls(fmt, budget, token_counter(tokenizer), paper)
 

@@ -41,6 +41,7 @@ from mcip.prompt import (
     system_policy,
 )
 from mcip.record import Trajectory
+from mcip.relations import call_relations
 from mcip.taxonomy import LABEL_STRINGS
 
 # Tokens one stream chat may take before a growing session re-cuts into a new chat (``mcip.stream.chats``). A new
@@ -73,18 +74,30 @@ def _position_flows(traj: Trajectory, flows) -> list[int]:
     return out
 
 
-def turns(traj: Trajectory, style: str = "compact", opening: int = 0, upto: int | None = None) -> list[str]:
+def turns(
+    traj: Trajectory,
+    style: str = "compact",
+    opening: int = 0,
+    upto: int | None = None,
+    relations: bool = False,
+) -> list[str]:
     """The user turns of positions ``opening`` to ``upto`` (default: the last), one per position: the flows since
-    the previous position; the first (position ``opening``'s) holds the tool list and every flow before it."""
+    the previous position; the first (position ``opening``'s) holds the tool list and every flow before it.
+    ``relations``: each call's facts line (``mcip.relations``: from earlier flows only, so turns stay append-only)."""
     compact = style == "compact"
     flows = traj.flows or derive_flows(traj)
+    facts = call_relations(traj, flows) if relations else {}
     ends = _position_flows(traj, flows)
     out = []
     for n, end in enumerate(ends[:upto]):
         if n < opening:
             continue
         start = ends[n - 1] + 1 if n > opening else 0
-        parts = [p for i in range(start, end + 1) for p in flow_lines(traj, i + 1, flows[i], compact)]
+        parts = [
+            p
+            for i in range(start, end + 1)
+            for p in flow_lines(traj, i + 1, flows[i], compact, facts.get(i + 1))
+        ]
         if n == opening:
             every = set(range(len(traj.tools)))
             parts = [*_tool_lines(traj, every, "full", compact), LOG_BEGIN, *parts]
@@ -93,14 +106,16 @@ def turns(traj: Trajectory, style: str = "compact", opening: int = 0, upto: int 
     return out
 
 
-def recut_opening(traj: Trajectory, k: int, style: str, budget: int, count_tokens: TokenCounter) -> str:
+def recut_opening(
+    traj: Trajectory, k: int, style: str, budget: int, count_tokens: TokenCounter, relations: bool = False
+) -> str:
     """Position ``k``'s opening turn cut to ``budget`` tokens: everything up to and including its flow, rendered
     by the evidence-keeping renderer (the log stays open: no end marker, no proposed-call note)."""
     upto = upto_position(traj, k)
     head = f"{STREAM_HEAD}\n"
     room = budget - count_tokens(head)
     for _ in range(4):  # dropping the end marker frees a few tokens; a tokenizer may merge across joins
-        text = render_log(upto, max(room, 1), count_tokens, compact=style == "compact").text
+        text = render_log(upto, max(room, 1), count_tokens, style == "compact", relations).text
         lines = [x for x in text.split("\n") if x not in (LOG_END, PROPOSED_NOTE)]
         out = head + "\n".join(lines)
         over = count_tokens(out) - budget
@@ -121,6 +136,7 @@ def chats(
     room: int | None = None,
     count_tokens: TokenCounter = approx_tokens,
     opening_budget: int | None = None,
+    relations: bool = False,
 ) -> list[Messages]:
     """The session as one or more append-only chats within ``room`` tokens each (None: one chat, never cut).
     A chat's opening turn takes at most half the room, or ``opening_budget`` (a format's ``log_budget``) if less.
@@ -134,8 +150,8 @@ def chats(
         raise StreamError(f"record {traj.id}: {len(verdicts)} verdicts for {len(found)} positions")
     if any(v is None for v in verdicts[:-1]):
         raise StreamError(f"record {traj.id}: only the last position may await its verdict")
-    system = {"role": "system", "content": system_policy(style)}
-    texts = turns(traj, style, upto=len(verdicts))
+    system = {"role": "system", "content": system_policy(style, relations)}
+    texts = turns(traj, style, upto=len(verdicts), relations=relations)
 
     # every turn is costed with the longest verdict, known or not, so a chat splits where it will split once the
     # pending verdict is in: what the guard reads before a verdict stays a prefix of what it reads after it
@@ -153,12 +169,12 @@ def chats(
             out.append(chat)
             chat = []
         if not chat:
-            opening = turns(traj, style, opening=k, upto=k + 1)[0] if k else text
+            opening = turns(traj, style, opening=k, upto=k + 1, relations=relations)[0] if k else text
             half = None if room is None else (room - base) // 2
             if opening_budget is not None:
                 half = min(half or opening_budget, opening_budget)
             if half is not None and cost(opening) > half:
-                opening = recut_opening(traj, k, style, half - cost(""), count_tokens)
+                opening = recut_opening(traj, k, style, half - cost(""), count_tokens, relations)
             chat, used, text = [system], base, opening
         chat.append({"role": "user", "content": text})
         used += cost(text)
@@ -169,7 +185,7 @@ def chats(
 
 
 def stream_messages(
-    traj: Trajectory, style: str = "compact", labels: list[Position] | None = None
+    traj: Trajectory, style: str = "compact", labels: list[Position] | None = None, relations: bool = False
 ) -> Messages:
     """The whole session as chat: the policy, then a user turn and a verdict per position. ``labels`` (default the
     record's ``meta.call_labels``) give the verdicts; the positions must be the log's own, in order."""
@@ -181,8 +197,8 @@ def stream_messages(
         raise StreamError(
             f"record {traj.id}: field meta.{META_KEY}: does not match the log's positions {found}"
         )
-    out: Messages = [{"role": "system", "content": system_policy(style)}]
-    for text, p in zip(turns(traj, style), labels):
+    out: Messages = [{"role": "system", "content": system_policy(style, relations)}]
+    for text, p in zip(turns(traj, style, relations=relations), labels):
         out += [
             {"role": "user", "content": text},
             {"role": "assistant", "content": format_answer(p["label"])},

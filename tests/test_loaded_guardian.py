@@ -100,8 +100,14 @@ def test_training_and_inference_size_a_log_by_one_rule(tiny_model_dir):
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
     traj = EXAMPLES["bmi-injected"]()
     row = {"id": traj.id, "label": traj.label, "trajectory": traj.model_dump_json(), "rationale": "flow 5."}
-    for fmt, max_length in ((PromptFormat("compact", 120), 2048), (PromptFormat("full"), 1100)):
-        rendered = render_row(row, 0, fmt, tok, template_overhead(tok, fmt.style), max_length, "t")
+    formats = (
+        (PromptFormat("compact", 120), 2048),
+        (PromptFormat("full"), 1100),
+        (PromptFormat("compact", relations=True), 700),  # its policy is longer: the overhead must say so
+    )
+    for fmt, max_length in formats:
+        overhead = template_overhead(tok, fmt.style, relations=fmt.relations)
+        rendered = render_row(row, 0, fmt, tok, overhead, max_length, "t")
         answer = len(encode(tok, rendered["completion"][0]["content"])) + 2
         prompter = Prompter.for_model(tok, fmt, max_length, answer)
         assert rendered["prompt"] == prompter.messages(traj), fmt

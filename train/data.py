@@ -110,7 +110,7 @@ def prepare(
         fn_kwargs={
             "fmt": fmt,
             "tokenizer": tokenizer,
-            "overhead": template_overhead(tokenizer, fmt.style),
+            "overhead": template_overhead(tokenizer, fmt.style, relations=fmt.relations),
             "max_length": max_length,
             "where": where,
         },
@@ -145,7 +145,8 @@ def stream_rows(
                 "per-call labels (made by `make data`; importers add them where the source names the attacker)"
             )
         try:
-            sessions = chats(traj, [p["label"] for p in labels], fmt.style, room, count, fmt.log_budget)
+            verdicts = [p["label"] for p in labels]
+            sessions = chats(traj, verdicts, fmt.style, room, count, fmt.log_budget, fmt.relations)
         except StreamError as err:
             raise DataError(f"{where} row {index}: {err}") from None
         for chat in sessions:

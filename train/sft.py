@@ -84,6 +84,13 @@ class ScriptArguments:
             "labels, meta.call_labels); each session gives one example or a few where it outgrows max_length"
         },
     )
+    relations: bool = field(
+        default=False,
+        metadata={
+            "help": "a facts line under each call in the prompt (mcip.relations: look-alike tools, repeated calls, "
+            "where each argument came from), computed from the log alone; saved in mcip_prompt.json"
+        },
+    )
     drop_hidden_evidence: bool = field(
         default=False,
         metadata={
@@ -263,6 +270,7 @@ def main(
         rationale=script_args.rationale,
         end_of_turn=end_of_turn,
         stream=script_args.stream,
+        relations=script_args.relations,
     )
     # the log's room is what these positions leave after the template and each row's answer (train/data.py)
     context = training_args.max_length or ModelFolder.read(model_args.model_name_or_path).context
