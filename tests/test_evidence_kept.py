@@ -20,7 +20,9 @@ def test_every_unsafe_default_record_cites_its_deviating_flow_and_only_flows_of_
         assert all(1 <= n <= len(traj.flows) for n in cited), (traj.id, cited, len(traj.flows))
 
 
-def test_a_prompt_that_shows_the_deviating_flow_but_not_a_flow_it_rests_on_hides_the_evidence(default_records):
+def test_a_prompt_that_shows_the_deviating_flow_but_not_a_flow_it_rests_on_hides_the_evidence(
+    default_records,
+):
     """A replay's repeat can be shown while its first call was cut away with old flows: the label then rests on a
     flow the prompt does not show, and training's hidden_evidence must say so (the deviating flow alone did not)."""
     from mcip.calls import evidence_flows
