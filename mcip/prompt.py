@@ -25,7 +25,6 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from difflib import SequenceMatcher
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,10 @@ from typing import Any
 from mcip.flows import derive_flows, ends_with_proposed_call
 from mcip.record import Flow, Trajectory
 from mcip.relations import MARK as RELATION_MARK
+from mcip.relations import PRIVILEGE_RANK as _RANK
 from mcip.relations import call_relations, relation_line
+from mcip.relations import norm_name as _norm
+from mcip.relations import similar_names as _similar
 from mcip.taxonomy import LABELS, get_label
 
 TOOLS_BEGIN, TOOLS_END = "[TOOLS]", "[END TOOLS]"
@@ -218,14 +220,6 @@ def _privilege(tool) -> str:
     return ""
 
 
-_RANK = {"read": 0, "write": 1, "admin": 2}
-
-
-@lru_cache(maxsize=65536)
-def _norm(name: str) -> str:
-    return "".join(ch for ch in name.lower() if ch.isalnum())
-
-
 def key_tools(traj: Trajectory, names: list[str] | None = None) -> set[int]:
     """Indexes of the tools the verdict may depend on: every called tool, tools whose names look like a called
     tool's (same or near-same bare name on any server: look-alikes), and higher-privilege tools on a called
@@ -251,15 +245,6 @@ def _looks_like(own: str, bare: frozenset[str]) -> bool:
     """Whether a tool's normalised name is, or nearly is, one of the called tools' (a session's catalogue is
     checked against the same calls again and again, hence the cache)."""
     return own in bare or any(_similar(own, n) for n in bare)
-
-
-@lru_cache(maxsize=65536)
-def _similar(a: str, b: str) -> bool:
-    """Near-same names (a look-alike's typo or suffix); the cheap bounds first, difflib only when they pass."""
-    if min(len(a), len(b)) < 4 or abs(len(a) - len(b)) > 3:
-        return False
-    matcher = SequenceMatcher(None, a, b)
-    return matcher.real_quick_ratio() >= 0.85 and matcher.quick_ratio() >= 0.85 and matcher.ratio() >= 0.85
 
 
 def _one_line(text: str) -> str:

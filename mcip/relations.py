@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import json
 import re
+from difflib import SequenceMatcher
+from functools import lru_cache
 from typing import Any
 
 from mcip.record import Flow, Tool, Trajectory
@@ -25,6 +27,23 @@ MARK = "~"
 MIN_VALUE = 3  # shorter argument values ("en", "1") are everywhere: no provenance claimed
 WORD_MATCH = 6  # values shorter than this must match as a whole word, not inside another
 MAX_LOOKALIKES = 2
+PRIVILEGE_RANK = {"read": 0, "write": 1, "admin": 2}
+
+
+@lru_cache(maxsize=65536)
+def norm_name(name: str) -> str:
+    """A tool name without case or separators: ``read_file``, ``readFile`` and ``read-file`` are one name."""
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+@lru_cache(maxsize=65536)
+def similar_names(a: str, b: str) -> bool:
+    """Near-same names (a look-alike's typo or suffix); the cheap bounds first, difflib only when they pass.
+    Read by this module and by ``mcip.prompt.key_tools`` (which tools a cut log keeps whole)."""
+    if min(len(a), len(b)) < 4 or abs(len(a) - len(b)) > 3:
+        return False
+    matcher = SequenceMatcher(None, a, b)
+    return matcher.real_quick_ratio() >= 0.85 and matcher.quick_ratio() >= 0.85 and matcher.ratio() >= 0.85
 
 
 def _values(value: Any, out: list[str]) -> list[str]:
@@ -84,14 +103,9 @@ def _name(text: str) -> str:
 
 
 def _lookalikes(tool: Tool, tools: list[Tool]) -> list[str]:
-    from mcip.prompt import _norm, _similar
-
-    own = _norm(tool.name)
     out = []
     for other in tools:
-        if other is tool or other.server == tool.server:
-            continue
-        if not _look_alike(tool, other, own, _norm(other.name), _similar):
+        if other is tool or other.server == tool.server or not _look_alike(tool, other):
             continue
         # symmetric on purpose: which of two look-alikes is genuine is the guardian's to judge (the generator's
         # shadow servers extend the genuine server's name; stating that would hand it a generator artefact)
@@ -103,10 +117,11 @@ def _first_sentence(text: str) -> str:
     return " ".join(text.lower().split()).split(". ")[0].rstrip(".")
 
 
-def _look_alike(tool: Tool, other: Tool, own: str, theirs: str, similar) -> bool:
-    """Near-same names (``mcip.prompt._similar``: a typo, a short suffix), or one name inside the other (a prefix
-    such as ``fast_``) where one description also repeats the other's first sentence."""
-    if own == theirs or similar(own, theirs):
+def _look_alike(tool: Tool, other: Tool) -> bool:
+    """Near-same names (``similar_names``: a typo, a short suffix), or one name inside the other (a prefix such as
+    ``fast_``) where one description also repeats the other's first sentence."""
+    own, theirs = norm_name(tool.name), norm_name(other.name)
+    if own == theirs or similar_names(own, theirs):
         return True
     short, long_ = sorted((own, theirs), key=len)
     if len(short) < 5 or short not in long_:
@@ -118,14 +133,16 @@ def _look_alike(tool: Tool, other: Tool, own: str, theirs: str, similar) -> bool
 def _escalation(tool: Tool, tools: list[Tool]) -> str:
     """A same-server tool of lower privilege whose name this one's contains or nearly is (the plain twin an
     over-privileged call would stand in for)."""
-    from mcip.prompt import _RANK, _norm, _similar
-
-    own, rank = _norm(tool.name), _RANK.get(tool.privilege or "", 0)
+    own, rank = norm_name(tool.name), PRIVILEGE_RANK.get(tool.privilege or "", 0)
     for other in tools:
-        if other is tool or other.server != tool.server or _RANK.get(other.privilege or "", 0) >= rank:
+        if (
+            other is tool
+            or other.server != tool.server
+            or PRIVILEGE_RANK.get(other.privilege or "", 0) >= rank
+        ):
             continue
-        theirs = _norm(other.name)
-        if theirs and (theirs in own or _similar(own, theirs)):
+        theirs = norm_name(other.name)
+        if theirs and (theirs in own or similar_names(own, theirs)):
             return f"higher privilege than {_name(other.qualified_name)}"
     return ""
 
