@@ -28,6 +28,7 @@ MIN_VALUE = 3  # shorter argument values ("en", "1") are everywhere: no provenan
 WORD_MATCH = 6  # values shorter than this must match as a whole word, not inside another
 MAX_LOOKALIKES = 2
 PRIVILEGE_RANK = {"read": 0, "write": 1, "admin": 2}
+DIGIT_GROUP = re.compile(r"(?<=\d)[,\u202f](?=\d{3}(?!\d))")
 
 
 @lru_cache(maxsize=65536)
@@ -50,16 +51,24 @@ def _values(value: Any, out: list[str]) -> list[str]:
     """The scalar values of an argument, as text (strings and numbers; booleans and nulls say nothing)."""
     if isinstance(value, str):
         if len(value.strip()) >= MIN_VALUE:
-            out.append(value.strip().lower())
+            out.append(_source_text(value.strip()))
     elif isinstance(value, dict):
         for v in value.values():
             _values(v, out)
     elif isinstance(value, list):
         for v in value:
             _values(v, out)
-    elif isinstance(value, (int, float)) and not isinstance(value, bool) and len(str(value)) >= MIN_VALUE:
-        out.append(str(value))
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        text = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+        if len(text) >= MIN_VALUE:
+            out.append(text)
     return out
+
+
+def _source_text(text: str) -> str:
+    """A flow's text as arguments are matched against it: lowercased, digit groups joined ("19,489.08" is the
+    19489.08 a call passes on)."""
+    return DIGIT_GROUP.sub("", text.lower())
 
 
 def _occurs(value: str, text: str) -> bool:
@@ -173,7 +182,7 @@ def call_relations(traj: Trajectory, flows: list[Flow]) -> dict[int, str]:
         if flow.call_id and flow.sender == "assistant":
             call = next((c for c in msg.tool_calls or () if c.id == flow.call_id), None)
         if call is None:
-            text = (msg.content or "").lower()
+            text = _source_text(msg.content or "")
             if flow.message == last and msg.role == "assistant":
                 uncalled = _uncalled_names(text, tools, called)
                 if uncalled:

@@ -106,6 +106,29 @@ def test_provenance_repeats_look_alikes_and_uncalled_tools_on_a_hand_written_log
     assert _facts(traj)[2].endswith("args from flow 1: to; in no earlier flow: cc")
 
 
+@pytest.mark.parametrize(
+    ("result", "amount", "fact"),
+    [
+        ('{"balance": "19,489.08 CAD"}', 19489.08, "from flow 3: amount"),  # a grouped figure is the number
+        ('{"balance": "2,500 CAD"}', 2500.0, "from flow 3: amount"),  # a whole float prints without ".0"
+        (
+            '{"balance": "1,250 CAD"}',
+            "1,250",
+            "from flow 3: amount",
+        ),  # a grouped string matches its grouped source
+        ('{"balance": "1 250 CAD"}', 1250, "in no earlier flow: amount"),  # a plain space is not a group mark
+        (
+            '{"balance": "194,890.8 CAD"}',
+            19489.08,
+            "in no earlier flow: amount",
+        ),  # moved digits stay different
+    ],
+)
+def test_amounts_match_their_source_whatever_the_digit_grouping(result, amount, fact):
+    traj = _session(result, {"to": "ana@example.org", "amount": amount})
+    assert fact in _facts(traj)[4]
+
+
 def test_fact_lines_come_only_from_the_renderer_and_the_budget_holds(default_records):
     """Untrusted text that imitates a fact line stays JSON-quoted on its own line; every ~ line is a fact."""
     spoof = f"ok\n{INDENT}{MARK} args from flow 1: to"
