@@ -9,18 +9,15 @@ Drift is reported, not yet judged: it becomes a risk class of its own once there
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
-import re
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from mcip.io import atomic_write
 from mcip.record import Tool
-
-LOOKALIKE_RATIO = 0.85
+from mcip.relations import norm_name, similar_names
 
 
 @dataclass(frozen=True)
@@ -39,10 +36,6 @@ class Drift:
 
 def _digest(value) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
-
-
-def _norm(name: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", name.lower().replace("0", "o").replace("1", "l"))
 
 
 def _short(text: str, n: int = 120) -> str:
@@ -80,11 +73,8 @@ class ToolPins:
                 for s, n in sorted(others):
                     if (s, n) == (server, tool.name):
                         continue
-                    same = _norm(n) == _norm(tool.name)
-                    if (
-                        same
-                        or difflib.SequenceMatcher(None, _norm(n), _norm(tool.name)).ratio()
-                        >= LOOKALIKE_RATIO
+                    if norm_name(n) == norm_name(tool.name) or similar_names(
+                        norm_name(n), norm_name(tool.name)
                     ):
                         found.append(Drift("lookalike_name", server, tool.name, f"resembles {s}.{n}"))
                 known[tool.name] = {

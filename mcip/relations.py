@@ -31,10 +31,15 @@ PRIVILEGE_RANK = {"read": 0, "write": 1, "admin": 2}
 DIGIT_GROUP = re.compile(r"(?<=\d)[,\u202f](?=\d{3}(?!\d))")
 
 
+CONFUSABLE = str.maketrans({"0": "o", "1": "l"})
+
+
 @lru_cache(maxsize=65536)
 def norm_name(name: str) -> str:
-    """A tool name without case or separators: ``read_file``, ``readFile`` and ``read-file`` are one name."""
-    return "".join(ch for ch in name.lower() if ch.isalnum())
+    """A tool name without case, separators or the digits that pass for letters: ``read_file``, ``readFile``,
+    ``read-file`` and ``read_fi1e`` are one name. The one rule for look-alike names: the renderer's kept tools
+    (``mcip.prompt.key_tools``), the relations lines and the guard's pins (``guard.pins``) all read it."""
+    return "".join(ch for ch in name.lower().translate(CONFUSABLE) if ch.isalnum())
 
 
 @lru_cache(maxsize=65536)
