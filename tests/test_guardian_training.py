@@ -352,3 +352,17 @@ def test_frozen_bf16_base_trains_fp32_adapters_on_a_bf16_base(tiny_model_dir, da
     weights = _adapter(out)
     assert weights and all(v.dtype == torch.float32 for v in weights.values())
     assert any("lora_B" in k and v.abs().sum() > 0 for k, v in weights.items())
+
+
+def test_the_card_counts_answers_that_named_no_class_not_only_parse_failures(default_records):
+    """A guardian that answers a bare "unsafe" to the paper's question parses every time and names no class: the
+    card must say so, not show 0.000 unparsable beside an RR of 0."""
+    from train.metrics import Prediction, baselines, compute_metrics
+    from train.ship import _metrics_row
+
+    labels = [r.label for r in default_records[:20]]
+    preds = [Prediction.from_answer(str(i), lb, "unsafe\nunsafe") for i, lb in enumerate(labels)]
+    preds[0] = Prediction.from_answer("0", labels[0], "no idea")  # one that does not parse at all
+    m = compute_metrics(preds) | {"split": "test", "protocol": "paper", "baselines": baselines(preds, False)}
+    cells = [c.strip() for c in _metrics_row(m).strip("|").split("|")]
+    assert cells[8:10] == ["0.050", "1.000"]  # unparsable: one of twenty; no class named: all twenty

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from mcip.calibration import CALIBRATION_FILE, Calibration
 from mcip.io import atomic_dir
+from train.metrics import UNPARSABLE
 from train.trainer import MARKER, newest_checkpoint, read_marker
 
 MAX_ADAPTER_MIB = 16
@@ -54,12 +55,23 @@ def _metrics_row(m: dict) -> str:
     major = m["baselines"]["majority"]["risk_resistance"]["macro_f1"]
     hard = m.get("hard_negatives", {}).get("flagged_rate")
     how = f"{m.get('protocol', 'guardian')}, {m.get('mode', 'fast')}"
-    unparsable = m.get("parse_failure_rate")
+    unparsable, no_class = m.get("parse_failure_rate"), _no_class(m)
     return (
         f"| {m.get('split', '?')} | {how} | {m['n']} | {rr['macro_f1']:.3f} | {rr['accuracy']:.3f} "
         f"| {sa['macro_f1']:.3f} | {major:.3f} | {'-' if hard is None else f'{hard:.3f}'} "
-        f"| {'-' if unparsable is None else f'{unparsable:.3f}'} | {m.get('truncated_share', '-')} |"
+        f"| {'-' if unparsable is None else f'{unparsable:.3f}'} | {'-' if no_class is None else f'{no_class:.3f}'} "
+        f"| {m.get('truncated_share', '-')} |"
     )
+
+
+def _no_class(m: dict) -> float | None:
+    """The share of answers that named no class: the confusion matrix's ``unparsable`` column, which holds both
+    answers that did not parse and answers that parsed to a bare safe/unsafe (right or wrong for SA, always
+    wrong for RR); a card that showed only the parse failures would read 0.000 beside an RR of 0 for them."""
+    cm = m.get("confusion_matrix") or {}
+    if not cm.get("labels") or cm["labels"][-1] != UNPARSABLE or not m.get("n"):
+        return None
+    return sum(row[-1] for row in cm["matrix"]) / m["n"]
 
 
 def card(
@@ -102,8 +114,8 @@ def card(
     if metrics:
         lines += [
             "| split | protocol, mode | n | RR macro-F1 | RR accuracy | SA macro-F1 | majority RR macro-F1 | hard "
-            "negatives flagged | unparsable | prompts cut |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "negatives flagged | unparsable | no class named | prompts cut |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
             *(_metrics_row(m) for m in metrics),
         ]
         unseen = next(
