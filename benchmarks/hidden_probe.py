@@ -19,6 +19,7 @@ import argparse
 import sys
 import time
 
+from benchmarks.shortcut_probe import add_relations_argument, relations_choice
 from benchmarks.shortcut_probe import fit as fit_tfidf
 from mcip.io import write_json
 from mcip.record import from_row
@@ -157,13 +158,12 @@ def main() -> int:
     parser.add_argument("--split", default="test_unseen")
     parser.add_argument("--max-train", type=int, default=1200)
     parser.add_argument("--eval-n", type=int, default=400)
-    parser.add_argument(
-        "--relations", choices=("true", "false"), default=None, help="override the saved format's"
+    add_relations_argument(
+        parser, "render with (or without) the relations lines, whatever the saved format says"
     )
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
-    relations = None if args.relations is None else args.relations == "true"
-    result = probe(args.model, args.data, args.max_train, args.eval_n, args.split, relations)
+    result = probe(args.model, args.data, args.max_train, args.eval_n, args.split, relations_choice(args))
     print_table(result)
     if args.json:
         write_json(args.json, result)

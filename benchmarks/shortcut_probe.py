@@ -157,6 +157,15 @@ def print_table(result: dict) -> None:
             print(f"| {n} | " + " | ".join(f"{row[s]:.3f}" for s in splits) + " |")
 
 
+def add_relations_argument(parser: argparse.ArgumentParser, help: str) -> None:
+    """``--relations true|false``: render with or without the call relations lines; unset, as the model says."""
+    parser.add_argument("--relations", choices=("true", "false"), default=None, help=help)
+
+
+def relations_choice(args: argparse.Namespace) -> bool | None:
+    return None if args.relations is None else args.relations == "true"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -172,18 +181,19 @@ def main() -> int:
     parser.add_argument(
         "--eval-n", type=int, default=None, help="seeded items of each test split (default all)"
     )
-    parser.add_argument(
-        "--relations",
-        choices=("true", "false"),
-        default=None,
-        help="render with (or without) the call relations lines (mcip.relations), whatever the recipe says",
+    add_relations_argument(
+        parser, "render with (or without) the call relations lines (mcip.relations), whatever the recipe says"
     )
     parser.add_argument("--json", default=None, help="also write the result here")
     args = parser.parse_args()
     curve = [int(n) for n in args.curve.split(",")] if args.curve else None
-    relations = None if args.relations is None else args.relations == "true"
     result = probe(
-        args.data, args.max_train, recipe=args.recipe, curve=curve, eval_n=args.eval_n, relations=relations
+        args.data,
+        args.max_train,
+        recipe=args.recipe,
+        curve=curve,
+        eval_n=args.eval_n,
+        relations=relations_choice(args),
     )
     print_table(result)
     if args.json:
