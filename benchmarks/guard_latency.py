@@ -66,7 +66,7 @@ def stream_tokens(traj, g, upto: int | None = None) -> int:
 
     n = len(positions(traj)) if upto is None else upto + 1
     count = g.prompter.count_tokens
-    (chat,) = chats(traj, ["true"] * n, g.fmt.style, None, count, g.fmt.log_budget, g.fmt.relations)
+    (chat,) = chats(traj, ["true"] * n, g.fmt, None, count)
     return len(encode(g.tokenizer, render_chat(g.tokenizer, chat)))
 
 

@@ -93,16 +93,7 @@ class LoadedGuardian:
         given its verdicts on the positions before: the current chat of the stream (``mcip.stream.chats``) for a
         stream-format guardian; for a one-shot one, the log up to that position, rendered as always."""
         if self.fmt.stream:
-            count = self.prompter.count_tokens
-            return chats(
-                traj,
-                [*verdicts, None],
-                self.fmt.style,
-                self.stream_room,
-                count,
-                self.fmt.log_budget,
-                self.fmt.relations,
-            )[-1]
+            return chats(traj, [*verdicts, None], self.fmt, self.stream_room, self.prompter.count_tokens)[-1]
         return self.prompt(upto_position(traj, len(verdicts)))
 
     def check(self, key: str, prompt: Messages) -> Score:

@@ -31,6 +31,7 @@ from mcip.prompt import (
     LOG_BEGIN,
     LOG_END,
     PROPOSED_NOTE,
+    PromptFormat,
     TokenCounter,
     _assemble,
     _tool_lines,
@@ -54,6 +55,7 @@ STREAM_WINDOW = 4096
 
 Messages = list[dict[str, str]]
 STREAM_HEAD = "Judge each proposed call of this MCP session, and the answers, as they come."
+COMPACT = PromptFormat("compact", stream=True)  # the stream recipes' format, without relations
 
 
 class StreamError(ValueError):
@@ -76,17 +78,19 @@ def _position_flows(traj: Trajectory, flows) -> list[int]:
 
 def turns(
     traj: Trajectory,
-    style: str = "compact",
+    fmt: PromptFormat = COMPACT,
     opening: int = 0,
     upto: int | None = None,
-    relations: bool = False,
+    facts: dict[int, str] | None = None,
 ) -> list[str]:
     """The user turns of positions ``opening`` to ``upto`` (default: the last), one per position: the flows since
     the previous position; the first (position ``opening``'s) holds the tool list and every flow before it.
-    ``relations``: each call's facts line (``mcip.relations``: from earlier flows only, so turns stay append-only)."""
-    compact = style == "compact"
+    Where ``fmt.relations``, each call carries its facts line (``mcip.relations``: from earlier flows only, so
+    turns stay append-only); ``facts`` passes them in where a caller already computed them for this log."""
+    compact = fmt.style == "compact"
     flows = traj.flows or derive_flows(traj)
-    facts = call_relations(traj, flows) if relations else {}
+    if facts is None:
+        facts = call_relations(traj, flows) if fmt.relations else {}
     ends = _position_flows(traj, flows)
     out = []
     for n, end in enumerate(ends[:upto]):
@@ -107,7 +111,7 @@ def turns(
 
 
 def recut_opening(
-    traj: Trajectory, k: int, style: str, budget: int, count_tokens: TokenCounter, relations: bool = False
+    traj: Trajectory, k: int, fmt: PromptFormat, budget: int, count_tokens: TokenCounter
 ) -> str:
     """Position ``k``'s opening turn cut to ``budget`` tokens: everything up to and including its flow, rendered
     by the evidence-keeping renderer (the log stays open: no end marker, no proposed-call note)."""
@@ -115,7 +119,7 @@ def recut_opening(
     head = f"{STREAM_HEAD}\n"
     room = budget - count_tokens(head)
     for _ in range(4):  # dropping the end marker frees a few tokens; a tokenizer may merge across joins
-        text = render_log(upto, max(room, 1), count_tokens, style == "compact", relations).text
+        text = render_log(upto, max(room, 1), count_tokens, fmt.style == "compact", fmt.relations).text
         lines = [x for x in text.split("\n") if x not in (LOG_END, PROPOSED_NOTE)]
         out = head + "\n".join(lines)
         over = count_tokens(out) - budget
@@ -132,14 +136,13 @@ TURN_OVERHEAD = 8
 def chats(
     traj: Trajectory,
     verdicts: list[str | None],
-    style: str = "compact",
+    fmt: PromptFormat,
     room: int | None = None,
     count_tokens: TokenCounter = approx_tokens,
-    opening_budget: int | None = None,
-    relations: bool = False,
 ) -> list[Messages]:
-    """The session as one or more append-only chats within ``room`` tokens each (None: one chat, never cut).
-    A chat's opening turn takes at most half the room, or ``opening_budget`` (a format's ``log_budget``) if less.
+    """The session as one or more append-only chats within ``room`` tokens each (None: one chat, never cut), in
+    format ``fmt`` (its style, relations lines and policy). A chat's opening turn takes at most half the room, or
+    ``fmt.log_budget`` if less.
 
     ``verdicts`` holds a label for each of the first positions (``mcip.calls.positions``; the positions after
     them are left out); a trailing None leaves the last position awaiting its verdict (the guard's question),
@@ -150,8 +153,9 @@ def chats(
         raise StreamError(f"record {traj.id}: {len(verdicts)} verdicts for {len(found)} positions")
     if any(v is None for v in verdicts[:-1]):
         raise StreamError(f"record {traj.id}: only the last position may await its verdict")
-    system = {"role": "system", "content": system_policy(style, relations)}
-    texts = turns(traj, style, upto=len(verdicts), relations=relations)
+    system = {"role": "system", "content": system_policy(fmt.style, fmt.relations)}
+    facts = call_relations(traj, traj.flows or derive_flows(traj)) if fmt.relations else {}
+    texts = turns(traj, fmt, upto=len(verdicts), facts=facts)
 
     # every turn is costed with the longest verdict, known or not, so a chat splits where it will split once the
     # pending verdict is in: what the guard reads before a verdict stays a prefix of what it reads after it
@@ -169,12 +173,12 @@ def chats(
             out.append(chat)
             chat = []
         if not chat:
-            opening = turns(traj, style, opening=k, upto=k + 1, relations=relations)[0] if k else text
+            opening = turns(traj, fmt, opening=k, upto=k + 1, facts=facts)[0] if k else text
             half = None if room is None else (room - base) // 2
-            if opening_budget is not None:
-                half = min(half or opening_budget, opening_budget)
+            if fmt.log_budget is not None:
+                half = min(half or fmt.log_budget, fmt.log_budget)
             if half is not None and cost(opening) > half:
-                opening = recut_opening(traj, k, style, half - cost(""), count_tokens, relations)
+                opening = recut_opening(traj, k, fmt, half - cost(""), count_tokens)
             chat, used, text = [system], base, opening
         chat.append({"role": "user", "content": text})
         used += cost(text)
@@ -185,10 +189,11 @@ def chats(
 
 
 def stream_messages(
-    traj: Trajectory, style: str = "compact", labels: list[Position] | None = None, relations: bool = False
+    traj: Trajectory, fmt: PromptFormat = COMPACT, labels: list[Position] | None = None
 ) -> Messages:
-    """The whole session as chat: the policy, then a user turn and a verdict per position. ``labels`` (default the
-    record's ``meta.call_labels``) give the verdicts; the positions must be the log's own, in order."""
+    """The whole session as chat in format ``fmt``: the policy, then a user turn and a verdict per position.
+    ``labels`` (default the record's ``meta.call_labels``) give the verdicts; the positions must be the log's
+    own, in order."""
     labels = labels if labels is not None else (traj.meta or {}).get(META_KEY)
     if labels is None:
         raise StreamError(f"record {traj.id}: field meta.{META_KEY}: missing (made by `make data`)")
@@ -197,8 +202,8 @@ def stream_messages(
         raise StreamError(
             f"record {traj.id}: field meta.{META_KEY}: does not match the log's positions {found}"
         )
-    out: Messages = [{"role": "system", "content": system_policy(style, relations)}]
-    for text, p in zip(turns(traj, style, relations=relations), labels):
+    out: Messages = [{"role": "system", "content": system_policy(fmt.style, fmt.relations)}]
+    for text, p in zip(turns(traj, fmt), labels):
         out += [
             {"role": "user", "content": text},
             {"role": "assistant", "content": format_answer(p["label"])},

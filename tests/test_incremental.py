@@ -15,7 +15,7 @@ from mcip.incremental import PrefixCache, kv_bytes_per_token
 from mcip.prompt import PromptFormat, format_answer, is_truncated
 from mcip.prompting import token_counter
 from mcip.scoring import encode, render_chat
-from mcip.stream import StreamError, chats, prefix, stream_messages
+from mcip.stream import COMPACT, StreamError, chats, prefix, stream_messages
 from mcip.taxonomy import SAFE
 
 
@@ -84,10 +84,10 @@ def test_a_long_session_splits_into_chats_that_fit(default_records, smollm2_dir)
     count = token_counter(tok)
     long = max(default_records[:120], key=lambda t: len(t.model_dump_json()))
     labels = [p["label"] for p in long.meta["call_labels"]]
-    whole = chats(long, labels, "compact", None, count)
+    whole = chats(long, labels, COMPACT, None, count)
     assert whole == [stream_messages(long)]
     room = 1200
-    parts = chats(long, labels, "compact", room, count)
+    parts = chats(long, labels, COMPACT, room, count)
     assert len(parts) > 1
     for chat in parts:
         assert len(encode(tok, render_chat(tok, chat))) <= room
@@ -101,12 +101,12 @@ def test_a_long_session_splits_into_chats_that_fit(default_records, smollm2_dir)
     # the guard's question at every position: the chat ends with the position's turn, and giving the verdict
     # only appends it (the split never moves once the verdict is known), so the cache stays valid
     for k in range(len(labels)):
-        asked = chats(long, [*labels[:k], None], "compact", room, count)
-        told = chats(long, labels[: k + 1], "compact", room, count)
+        asked = chats(long, [*labels[:k], None], COMPACT, room, count)
+        told = chats(long, labels[: k + 1], COMPACT, room, count)
         assert asked[-1][-1]["role"] == "user" and asked[:-1] == told[:-1]
         assert told[-1][: len(asked[-1])] == asked[-1] and len(told[-1]) == len(asked[-1]) + 1
     with pytest.raises(StreamError, match="only the last position"):
-        chats(long, [None, *labels[1:]], "compact", room, count)
+        chats(long, [None, *labels[1:]], COMPACT, room, count)
 
 
 def test_judging_every_position_in_one_pass(guardian, sessions):

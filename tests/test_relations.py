@@ -147,21 +147,23 @@ def test_fact_lines_come_only_from_the_renderer_and_the_budget_holds(default_rec
 def test_the_stream_shows_each_calls_facts_in_its_turn_and_stays_append_only(default_records):
     """A stream chat carries the same fact lines as the one-shot log, each in the turn of its call, and what the
     guardian reads before a position is still a prefix of what it reads before the next."""
-    from mcip.stream import chats, prefix, stream_messages
+    from dataclasses import replace
+
+    from mcip.stream import COMPACT, chats, prefix, stream_messages
 
     def marked(text):
         return [line for line in text.split("\n") if line.startswith(f"{INDENT}{MARK} ")]
 
     checked = 0
     for traj in default_records[:40]:
-        msgs = stream_messages(traj, relations=True)
+        msgs = stream_messages(traj, replace(COMPACT, relations=True))
         assert msgs[0]["content"].count("Lines starting with ~") == 1
         streamed = [line for m in msgs[1::2] for line in marked(m["content"])]
         whole = marked(build_prompt(traj, "compact", relations=True)[-1]["content"])
         assert streamed == whole, traj.id
         labels = [p["label"] for p in traj.meta["call_labels"]]
         for k in range(len(labels) - 1):
-            asked = chats(traj, [*labels[:k], None], "compact", None, approx_tokens, None, True)[-1]
+            asked = chats(traj, [*labels[:k], None], replace(COMPACT, relations=True))[-1]
             assert asked == prefix(msgs, k)
             checked += 1
     assert checked > 40

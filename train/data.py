@@ -146,7 +146,7 @@ def stream_rows(
             )
         try:
             verdicts = [p["label"] for p in labels]
-            sessions = chats(traj, verdicts, fmt.style, room, count, fmt.log_budget, fmt.relations)
+            sessions = chats(traj, verdicts, fmt, room, count)
         except StreamError as err:
             raise DataError(f"{where} row {index}: {err}") from None
         for chat in sessions:
