@@ -87,8 +87,13 @@ def card(
     devices = sorted({s["device"] for s in marker.get("sittings", [])}) or ["(not recorded)"]
     lines = [f"# {name}", ""]
     if resume_point_for:
+        use = (
+            f"use `{resume_point_for}`"
+            if Path(resume_point_for).is_dir()
+            else f"no vetted guardian of this run (`{resume_point_for}`) is shipped yet"
+        )
         lines += [
-            f"**Not a guardian to guard with: use `{resume_point_for}`.** This is the long CPU run's newest",
+            f"**Not a guardian to guard with: {use}.** This is the long CPU run's newest",
             "checkpoint, saved in the repository (`make guardian-save`) because `runs/` may not survive a sitting:",
             f"`make guardian` warm-starts from the furthest-trained of `{resume_point_for}` and this folder, so the",
             "run goes on from here rather than from the older vetted guardian. It is not scored when saved.",
