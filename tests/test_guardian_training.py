@@ -293,12 +293,19 @@ def test_a_warm_start_takes_the_furthest_trained_of_the_shipped_and_the_saved_fo
     assert warm_start(tmp_path / "run3", f"{tmp_path / 'missing'},", base) is None
 
 
-def test_a_saved_resume_point_says_on_its_card_which_guardian_to_guard_with(tmp_path):
+def test_a_saved_resume_point_says_on_its_card_which_guardian_to_guard_with(tmp_path, monkeypatch):
     from train.ship import main as ship_main
 
+    monkeypatch.chdir(tmp_path)
     ckpt = _shipped(tmp_path / "run/checkpoint-700", 700, "models/smollm2-135m-instruct", 0.5)
     out = tmp_path / "guardians/g-latest"
     argv = ["--checkpoint", str(ckpt), "--out", str(out), "--resume-point-for", "guardians/g"]
+    assert ship_main(argv) == 0  # its line has no vetted guardian yet: the card does not point at one
+    assert (
+        "**Not a guardian to guard with: no vetted guardian of this run (`guardians/g`) is shipped yet.**"
+        in (out / "README.md").read_text()
+    )
+    (tmp_path / "guardians/g").mkdir()
     assert ship_main(argv) == 0
     text = (out / "README.md").read_text()
     assert text.startswith("# g-latest\n\n**Not a guardian to guard with: use `guardians/g`.**")
