@@ -73,9 +73,7 @@ class ToolPins:
                 for s, n in sorted(others):
                     if (s, n) == (server, tool.name):
                         continue
-                    if norm_name(n) == norm_name(tool.name) or similar_names(
-                        norm_name(n), norm_name(tool.name)
-                    ):
+                    if similar_names(norm_name(n), norm_name(tool.name)):
                         found.append(Drift("lookalike_name", server, tool.name, f"resembles {s}.{n}"))
                 known[tool.name] = {
                     "description": tool.description,

@@ -28,10 +28,8 @@ MIN_VALUE = 3  # shorter argument values ("en", "1") are everywhere: no provenan
 WORD_MATCH = 6  # values shorter than this must match as a whole word, not inside another
 MAX_LOOKALIKES = 2
 PRIVILEGE_RANK = {"read": 0, "write": 1, "admin": 2}
-DIGIT_GROUP = re.compile(r"(?<=\d)[,\u202f](?=\d{3}(?!\d))")
-
-
-CONFUSABLE = str.maketrans({"0": "o", "1": "l"})
+DIGIT_GROUP = re.compile(r"(?<=\d)[,\u202f](?=\d{3}(?!\d))")  # the comma in "19,489.08"
+CONFUSABLE = str.maketrans({"0": "o", "1": "l"})  # digits that pass for letters in a look-alike's name
 
 
 @lru_cache(maxsize=65536)
@@ -44,8 +42,10 @@ def norm_name(name: str) -> str:
 
 @lru_cache(maxsize=65536)
 def similar_names(a: str, b: str) -> bool:
-    """Near-same names (a look-alike's typo or suffix); the cheap bounds first, difflib only when they pass.
-    Read by this module and by ``mcip.prompt.key_tools`` (which tools a cut log keeps whole)."""
+    """The same or near-same names (a look-alike's typo or suffix); the cheap bounds first, difflib only when they
+    pass. Read by this module, ``mcip.prompt.key_tools`` (which tools a cut log keeps whole) and ``guard.pins``."""
+    if a == b:
+        return True
     if min(len(a), len(b)) < 4 or abs(len(a) - len(b)) > 3:
         return False
     matcher = SequenceMatcher(None, a, b)
@@ -56,7 +56,7 @@ def _values(value: Any, out: list[str]) -> list[str]:
     """The scalar values of an argument, as text (strings and numbers; booleans and nulls say nothing)."""
     if isinstance(value, str):
         if len(value.strip()) >= MIN_VALUE:
-            out.append(_source_text(value.strip()))
+            out.append(_comparable(value.strip()))
     elif isinstance(value, dict):
         for v in value.values():
             _values(v, out)
@@ -70,9 +70,9 @@ def _values(value: Any, out: list[str]) -> list[str]:
     return out
 
 
-def _source_text(text: str) -> str:
-    """A flow's text as arguments are matched against it: lowercased, digit groups joined ("19,489.08" is the
-    19489.08 a call passes on)."""
+def _comparable(text: str) -> str:
+    """Text as argument values and earlier flows are compared: lowercased, digit groups joined on both sides
+    ("19,489.08" in a request is the 19489.08 a call passes on)."""
     return DIGIT_GROUP.sub("", text.lower())
 
 
@@ -135,7 +135,7 @@ def _look_alike(tool: Tool, other: Tool) -> bool:
     """Near-same names (``similar_names``: a typo, a short suffix), or one name inside the other (a prefix such as
     ``fast_``) where one description also repeats the other's first sentence."""
     own, theirs = norm_name(tool.name), norm_name(other.name)
-    if own == theirs or similar_names(own, theirs):
+    if similar_names(own, theirs):
         return True
     short, long_ = sorted((own, theirs), key=len)
     if len(short) < 5 or short not in long_:
@@ -187,7 +187,7 @@ def call_relations(traj: Trajectory, flows: list[Flow]) -> dict[int, str]:
         if flow.call_id and flow.sender == "assistant":
             call = next((c for c in msg.tool_calls or () if c.id == flow.call_id), None)
         if call is None:
-            text = _source_text(msg.content or "")
+            text = _comparable(msg.content or "")
             if flow.message == last and msg.role == "assistant":
                 uncalled = _uncalled_names(text, tools, called)
                 if uncalled:
