@@ -19,7 +19,7 @@ import argparse
 import sys
 import time
 
-from benchmarks.shortcut_probe import add_relations_argument, relations_choice
+from benchmarks.shortcut_probe import add_relations_argument, prediction_scores, relations_choice, scores
 from benchmarks.shortcut_probe import fit as fit_tfidf
 from mcip.io import write_json
 from mcip.record import from_row
@@ -28,8 +28,8 @@ from mcip.taxonomy import SAFE
 VIEWS = ("last_token", "mean_last_layer", "mean_middle_layer")
 
 
-def features(guardian, trajs, progress: str = "") -> dict[str, list]:
-    """Each view's feature vector per log, from one forward pass of the prompt the guardian reads."""
+def features(guardian, prompts, progress: str = "") -> dict[str, list]:
+    """Each view's feature vector per prompt (as ``guardian.prompt`` renders a log), from one forward pass each."""
     import torch
 
     from mcip.scoring import encode, render_chat
@@ -38,8 +38,8 @@ def features(guardian, trajs, progress: str = "") -> dict[str, list]:
     device = next(model.parameters()).device
     out: dict[str, list] = {v: [] for v in VIEWS}
     start = time.perf_counter()
-    for i, traj in enumerate(trajs):
-        ids = torch.tensor([encode(tok, render_chat(tok, guardian.prompt(traj)))], device=device)
+    for i, prompt in enumerate(prompts):
+        ids = torch.tensor([encode(tok, render_chat(tok, prompt))], device=device)
         with torch.inference_mode():
             hidden = model(input_ids=ids, output_hidden_states=True).hidden_states
         last, middle = hidden[-1][0].float(), hidden[len(hidden) // 2][0].float()
@@ -48,22 +48,8 @@ def features(guardian, trajs, progress: str = "") -> dict[str, list]:
         out["mean_middle_layer"].append(middle.mean(0).cpu().numpy())
         if progress and (i + 1) % 200 == 0:
             rate = (time.perf_counter() - start) / (i + 1)
-            print(f"{progress}: {i + 1}/{len(trajs)} logs, {rate:.2f} s each", file=sys.stderr, flush=True)
+            print(f"{progress}: {i + 1}/{len(prompts)} logs, {rate:.2f} s each", file=sys.stderr, flush=True)
     return out
-
-
-def scores(truth: list[str], pred: list[str], p_unsafe: list[float]) -> dict:
-    """RR and SA macro-F1 (``train.metrics``, as every guardian is scored) and AUROC of P(unsafe)."""
-    from sklearn.metrics import roc_auc_score
-
-    from train.metrics import Prediction, compute_metrics
-
-    m = compute_metrics([Prediction(str(i), t, p, p != SAFE) for i, (t, p) in enumerate(zip(truth, pred))])
-    return {
-        "rr_macro_f1": round(m["risk_resistance"]["macro_f1"], 4),
-        "sa_macro_f1": round(m["safety_awareness"]["macro_f1"], 4),
-        "auroc": round(roc_auc_score([t != SAFE for t in truth], p_unsafe), 4),
-    }
 
 
 def _fit_predict(x_train, y_train, x_test) -> tuple[list[str], list[float]]:
@@ -102,13 +88,13 @@ def probe(
         guardian = replace(
             guardian, prompter=replace(prompter, fmt=replace(prompter.fmt, relations=relations))
         )
-    rows = {
-        name: [from_row(row, f"{data_dir} {name} row {i}") for i, row in enumerate(part)]
+    prompts = {  # rendered once: the hidden states and the TF-IDF probe read the same prompts
+        name: [guardian.prompt(from_row(row, f"{data_dir} {name} row {i}")) for i, row in enumerate(part)]
         for name, part in (("train", train), (split, test))
     }
     labels = {"train": train["label"], split: test["label"]}
     start = time.perf_counter()
-    feats = {name: features(guardian, trajs, f"hidden_probe {name}") for name, trajs in rows.items()}
+    feats = {name: features(guardian, p, f"hidden_probe {name}") for name, p in prompts.items()}
     seconds = time.perf_counter() - start
     result: dict = {
         "model": model,
@@ -123,16 +109,12 @@ def probe(
     }
     for view in VIEWS:
         pred, p = _fit_predict(feats["train"][view], labels["train"], feats[split][view])
-        result["views"][view] = scores(labels[split], pred, p)
-    texts = {name: [guardian.prompt(t)[-1]["content"] for t in trajs] for name, trajs in rows.items()}
+        result["views"][view] = prediction_scores(labels[split], pred, p)
+    texts = {name: [m[-1]["content"] for m in p] for name, p in prompts.items()}
     vec, clf = fit_tfidf(texts["train"], labels["train"])
-    x = vec.transform(texts[split])
-    safe = list(clf.classes_).index(SAFE)
-    result["tfidf_same_logs"] = scores(
-        labels[split], list(clf.predict(x)), list(1 - clf.predict_proba(x)[:, safe])
-    )
+    result["tfidf_same_logs"] = scores(labels[split], vec, clf, texts[split])
     majority = Counter(labels["train"]).most_common(1)[0][0]
-    result["majority"] = scores(labels[split], [majority] * len(test), [0.5] * len(test))
+    result["majority"] = prediction_scores(labels[split], [majority] * len(test), [0.5] * len(test))
     return result
 
 
@@ -146,7 +128,7 @@ def print_table(r: dict) -> None:
     rows = [*((f"hidden states: {v}", s) for v, s in r["views"].items())]
     rows += [("TF-IDF probe, same logs", r["tfidf_same_logs"]), ("majority", r["majority"])]
     for name, s in rows:
-        print(f"| {name} | {s['rr_macro_f1']:.3f} | {s['sa_macro_f1']:.3f} | {s['auroc']:.3f} |")
+        print(f"| {name} | {s['macro_f1']:.3f} | {s['binary_macro_f1']:.3f} | {s['auroc']:.3f} |")
 
 
 def main() -> int:

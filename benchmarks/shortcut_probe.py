@@ -68,16 +68,14 @@ def fit(texts_: list[str], labels: list[str]):
     return vec, clf
 
 
-def _scores(truth: list[str], vec, clf, texts_: list[str]) -> dict:
-    """The probe's headline scores, from the metrics every guardian is scored with (``train.metrics``), and how
-    well its P(unsafe) ranks attacks above safe logs (AUROC, as ``benchmarks.calibration`` reports a guardian's)."""
+def prediction_scores(truth: list[str], pred: list[str], p_unsafe: list[float]) -> dict:
+    """A reader's headline scores from its labels and P(unsafe): the metrics every guardian is scored with
+    (``train.metrics``), and how well P(unsafe) ranks attacks above safe logs (AUROC, as ``benchmarks.calibration``
+    reports a guardian's). Shared with ``benchmarks.hidden_probe``."""
     from sklearn.metrics import roc_auc_score
 
     from train.metrics import Prediction, compute_metrics
 
-    x = vec.transform(texts_)
-    pred = clf.predict(x)
-    p_unsafe = 1 - clf.predict_proba(x)[:, list(clf.classes_).index(SAFE)]
     m = compute_metrics([Prediction(str(i), t, p, p != SAFE) for i, (t, p) in enumerate(zip(truth, pred))])
     return {
         "n": m["n"],
@@ -87,6 +85,13 @@ def _scores(truth: list[str], vec, clf, texts_: list[str]) -> dict:
         "auroc": round(roc_auc_score([t != SAFE for t in truth], p_unsafe), 4),
         "per_class_f1": {lb: round(m["per_class"][lb]["f1"], 4) for lb in LABEL_STRINGS},
     }
+
+
+def scores(truth: list[str], vec, clf, texts_: list[str]) -> dict:
+    """The probe's scores on rendered logs ``texts_`` (``prediction_scores``)."""
+    x = vec.transform(texts_)
+    p_unsafe = 1 - clf.predict_proba(x)[:, list(clf.classes_).index(SAFE)]
+    return prediction_scores(truth, list(clf.predict(x)), list(p_unsafe))
 
 
 def probe(
@@ -122,7 +127,7 @@ def probe(
     points = {}
     for n in sizes:
         vec, clf = fit(train_texts[:n], labels[:n])
-        points[n] = {name: _scores(truth, vec, clf, x) for name, (x, truth) in evals.items()}
+        points[n] = {name: scores(truth, vec, clf, x) for name, (x, truth) in evals.items()}
     out = {
         "train_n": sizes[-1],
         "recipe": recipe,

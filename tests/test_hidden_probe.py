@@ -15,7 +15,7 @@ def test_the_last_token_view_is_what_the_lm_head_reads(tiny_model_dir, default_r
 
     guardian = load_guardian(str(tiny_model_dir), progress=False, calibrate=False)
     trajs = default_records[:3]
-    feats = features(guardian, trajs)
+    feats = features(guardian, [guardian.prompt(t) for t in trajs])
     assert set(feats) == set(VIEWS) and all(len(v) == 3 for v in feats.values())
     model, tok = guardian.backend.model, guardian.tokenizer
     for traj, last, mean in zip(trajs, feats["last_token"], feats["mean_last_layer"]):
