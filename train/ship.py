@@ -55,13 +55,15 @@ def _metrics_row(m: dict) -> str:
     major = m["baselines"]["majority"]["risk_resistance"]["macro_f1"]
     hard = m.get("hard_negatives", {}).get("flagged_rate")
     how = f"{m.get('protocol', 'guardian')}, {m.get('mode', 'fast')}"
-    unparsable, no_class = m.get("parse_failure_rate"), _no_class(m)
     return (
         f"| {m.get('split', '?')} | {how} | {m['n']} | {rr['macro_f1']:.3f} | {rr['accuracy']:.3f} "
-        f"| {sa['macro_f1']:.3f} | {major:.3f} | {'-' if hard is None else f'{hard:.3f}'} "
-        f"| {'-' if unparsable is None else f'{unparsable:.3f}'} | {'-' if no_class is None else f'{no_class:.3f}'} "
-        f"| {m.get('truncated_share', '-')} |"
+        f"| {sa['macro_f1']:.3f} | {major:.3f} | {_rate(hard)} | {_rate(m.get('parse_failure_rate'))} "
+        f"| {_rate(_no_class(m))} | {m.get('truncated_share', '-')} |"
     )
+
+
+def _rate(x: float | None) -> str:
+    return "-" if x is None else f"{x:.3f}"
 
 
 def _no_class(m: dict) -> float | None:
