@@ -18,7 +18,7 @@ The paper's record label stays derivable (``record_label``): the first unsafe po
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 
 from mcip.flows import derive_flows
 from mcip.record import Trajectory
@@ -79,7 +79,13 @@ def _key(p: Position) -> tuple[str, str | int]:
 
 def record_label(labels: list[Position]) -> str:
     """The paper's record-level label: the first unsafe position's class, else ``true``."""
-    return next((p["label"] for p in labels if p["label"] != SAFE), SAFE)
+    return first_unsafe(p["label"] for p in labels)
+
+
+def first_unsafe(labels: Iterable[str]) -> str:
+    """A session's verdict from its positions' verdicts, in order: the first unsafe one's class, else ``true`` (how
+    ``record_label`` reads gold labels, and how evaluation and calibration read a guardian's per-call verdicts)."""
+    return next((lb for lb in labels if lb != SAFE), SAFE)
 
 
 def deviating_flow(traj: Trajectory) -> int | None:

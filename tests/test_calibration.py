@@ -17,6 +17,7 @@ import pytest
 from mcip.calibration import CALIBRATION_FILE, RISKS, Calibration, CalibrationError
 from mcip.taxonomy import SAFE
 from train.calibrate import CalibrateConfig, calibrate, fit
+from train.metrics import rr_macro_f1
 
 REPO = Path(__file__).resolve().parents[1]
 CLEAR_CUT = REPO / "tests/fixtures/clear_cut.jsonl"
@@ -74,6 +75,45 @@ def test_a_fit_undoes_a_known_bias_and_holds_on_fresh_items():
     fresh, fresh_truth = _biased_model(300, seed=2)
     labels = [cal.apply(r)[1] for r in fresh]
     assert sum(a == b for a, b in zip(labels, fresh_truth)) / len(fresh) > 0.8
+
+
+def _sessions(rows: list[dict], truth: list[str], seed: int):
+    """The biased model read per call: each record a session of 2-5 positions, its own row at a random one and
+    safe logs' rows at the others. Returns the positions, each record's positions, and each position's truth."""
+    rng = random.Random(seed)
+    safe = [r for r, t in zip(rows, truth) if t == SAFE]
+    positions, groups, at = [], [], []
+    for row, label in zip(rows, truth):
+        calls = [(rng.choice(safe), SAFE) for _ in range(rng.randint(1, 4))]
+        calls.insert(rng.randrange(len(calls) + 1), (row, label))
+        groups.append(list(range(len(positions), len(positions) + len(calls))))
+        positions += [c[0] for c in calls]
+        at += [c[1] for c in calls]
+    return positions, groups, at
+
+
+def _read(cal: Calibration, positions: list[dict], groups: list[list[int]]) -> list[str]:
+    labels = [cal.apply(r)[1] for r in positions]
+    return [next((labels[i] for i in g if labels[i] != SAFE), SAFE) for g in groups]
+
+
+def test_a_per_call_fit_scores_sessions_by_their_first_unsafe_call():
+    """A stream guardian's reading: the biases apply to every call, and each session is judged by its first unsafe
+    call, so a flag on any safe call before it spoils the session."""
+    rows, truth = _biased_model(600, seed=1)
+    positions, groups, at = _sessions(rows, truth, seed=3)
+    cal, scores = fit(positions, truth, groups=groups)
+    assert scores["rr_macro_f1_before"] < 0.2 < 0.7 < scores["rr_macro_f1_after"]
+    assert cal.letter_bias[RISKS[0]] < -0.4
+    assert scores["rr_macro_f1_after"] == pytest.approx(
+        rr_macro_f1(truth, _read(cal, positions, groups)), abs=1e-4
+    )
+    fresh, fresh_groups, fresh_at = _sessions(*_biased_model(300, seed=2), seed=4)
+    fresh_truth = [next((fresh_at[i] for i in g if fresh_at[i] != SAFE), SAFE) for g in fresh_groups]
+    right = sum(a == b for a, b in zip(_read(cal, fresh, fresh_groups), fresh_truth)) / len(fresh_truth)
+    assert right > 0.7  # it holds on fresh sessions
+    with pytest.raises(ValueError, match="per group"):
+        fit(positions, truth[:-1], groups=groups)
 
 
 def test_a_model_that_needs_nothing_gets_nothing():

@@ -247,6 +247,45 @@ def test_per_call_evaluation_derives_the_record_metrics(guardian, default_record
     assert "Per call (the guard's view)" in (out / "report.md").read_text()
 
 
+def test_a_stream_guardians_fast_mode_reads_every_call_and_calibrates_on_that_reading(
+    guardian, default_records, tmp_path
+):
+    """A stream guardian learnt to judge each call where it happens: `--mode fast` reads it per call (not with a
+    one-shot prompt it never saw), keeps each call's verdict, and train.calibrate fits on that reading, from the
+    run's predictions or scoring the split itself, to the same biases."""
+    import json
+
+    from datasets import Dataset, DatasetDict
+
+    from train.calibrate import CalibrateConfig, calibrate
+    from train.evaluate import main
+
+    picked = [t for t in default_records if len(positions(t)) >= 2][:10]
+    rows = [{"id": t.id, "label": t.label, "trajectory": t.model_dump_json()} for t in picked]
+    data = tmp_path / "data"
+    DatasetDict({"validation": Dataset.from_list(rows)}).save_to_disk(str(data))
+    out = tmp_path / "eval"
+    args = ["--model", guardian.name, "--data", str(data), "--split", "validation", "--output", str(out)]
+    assert main([*args, "--mode", "fast"]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["mode"] == "fast" and m["read"] == "per call" and m["per_call"]["sessions"] == 10
+    assert "judges each call where it happens" in (out / "report.md").read_text()
+    preds = {p["id"]: p for p in map(json.loads, (out / "predictions.jsonl").read_text().splitlines())}
+    for t in picked:
+        scores, p = guardian.judge_positions(t), preds[t.id]
+        assert [c["label"] for c in p["calls"]] == [s.label for s in scores]
+        assert p["predicted"] == next((s.label for s in scores if s.label != SAFE), SAFE)
+        assert all(set(c["probs"]) == set(scores[0].probs) for c in p["calls"])
+
+    refit = calibrate(CalibrateConfig(model=guardian.name, predictions=str(out / "predictions.jsonl")))
+    assert refit.fitted_on["read"] == "per call"
+    assert refit.fitted_on["positions"] == sum(len(positions(t)) for t in picked)
+    assert refit.fitted_on["rr_macro_f1_before"] == pytest.approx(m["risk_resistance"]["macro_f1"], abs=1e-4)
+    scored = calibrate(CalibrateConfig(model=guardian.name, data=str(data), split="validation"))
+    assert (scored.unsafe_bias, scored.letter_bias) == (refit.unsafe_bias, refit.letter_bias)
+    assert scored.fitted_on["positions"] == refit.fitted_on["positions"]
+
+
 def test_the_guard_judges_a_live_session_on_its_new_tokens(guardian, sessions):
     from guard.guardian import Guardian
 

@@ -10,6 +10,11 @@ reader of the folder (evaluation, the guard) applies them. Test splits are refus
 another. ``--predictions`` refits from an earlier ``train.evaluate`` fast run's ``predictions.jsonl`` (its
 ``probs``) instead of scoring again; where that run read them through a calibration (its ``metrics.json`` says),
 the new biases are fitted on top of it and saved added to it.
+
+A stream-format guardian is read per call (every position of a log in one pass, the log's verdict its first unsafe
+call's), so it is fitted on that reading: the biases go on every position, the scores on the records. The fit reads
+one raw pass, where each chat holds the model's raw earlier verdicts; read through the biases, an earlier verdict
+that flips changes the chats after it, so evaluate after fitting (on another split) for the number to report.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import numpy as np
 from trl import TrlParser
 
 from mcip.calibration import RISKS, Calibration, CalibrationError
+from mcip.calls import first_unsafe
 from mcip.folder import ModelError
 from mcip.record import RecordError
 from mcip.scoring import ScoringError, TemplateError
@@ -76,26 +82,40 @@ def _ascend(score, start: float, grid) -> tuple[float, float]:
     return value, best
 
 
-def fit(rows: Sequence[dict[str, float]], truth: Sequence[str], rounds: int = 6) -> tuple[Calibration, dict]:
+def fit(
+    rows: Sequence[dict[str, float]],
+    truth: Sequence[str],
+    rounds: int = 6,
+    groups: Sequence[Sequence[int]] | None = None,
+) -> tuple[Calibration, dict]:
     """The biases for ``rows`` (raw per-class probabilities) against ``truth``, in two stages: the unsafe bias for
     SA macro-F1 (whether a log is flagged), then the letter biases for RR macro-F1 at that cut (which risk it
     names), by coordinate ascent. A joint fit for RR macro-F1 alone flags nearly everything (ten risk classes
     outweigh one safe class in its average: on our validation split it took the CPU guardian to 90-95% of safe
     logs flagged); here the letters cannot move the cut. Each stage starts from no bias and moves only when
-    strictly better, so neither scores worse than the raw model on these items."""
-    if len(rows) != len(truth) or not rows:
-        raise ValueError("fit needs one truth label per row, and at least one row")
+    strictly better, so neither scores worse than the raw model on these items.
+
+    ``groups`` (a stream guardian's per-call reading): ``rows`` are positions, ``groups[i]`` the rows of record
+    ``i`` in order, and record ``i``'s verdict is its first unsafe position's (``first_unsafe``), scored against
+    ``truth[i]``; the biases apply to every position, as the guard reads each call."""
+    if len(groups if groups is not None else rows) != len(truth) or not rows:
+        raise ValueError("fit needs one truth label per row (per group), and at least one row")
     table = _Table(rows)
+
+    def labels(unsafe: float, letter_bias: np.ndarray) -> list[str]:
+        at = table.labels(unsafe, letter_bias)
+        return at if groups is None else [first_unsafe(at[i] for i in g) for g in groups]
+
     letters = np.zeros(len(RISKS))
-    raw = table.labels(0.0, letters)
+    raw = labels(0.0, letters)
     truth_b = [binary(t) for t in truth]
 
     def sa(labels: list[str]) -> float:
         return sa_macro_f1(truth_b, [binary(lb) for lb in labels])
 
     rr_before, sa_before = rr_macro_f1(truth, raw), sa(raw)
-    unsafe, sa_after = _ascend(lambda v: sa(table.labels(v, letters)), 0.0, UNSAFE_GRID)
-    best = rr_macro_f1(truth, table.labels(unsafe, letters))
+    unsafe, sa_after = _ascend(lambda v: sa(labels(v, letters)), 0.0, UNSAFE_GRID)
+    best = rr_macro_f1(truth, labels(unsafe, letters))
     for _ in range(rounds):
         moved = False
         for k in range(len(RISKS)):
@@ -103,7 +123,7 @@ def fit(rows: Sequence[dict[str, float]], truth: Sequence[str], rounds: int = 6)
             def at(v, k=k):
                 trial = letters.copy()
                 trial[k] = v
-                return rr_macro_f1(truth, table.labels(unsafe, trial))
+                return rr_macro_f1(truth, labels(unsafe, trial))
 
             v, f = _ascend(at, float(letters[k]), LETTER_GRID)
             if f > best + 1e-9:
@@ -141,32 +161,77 @@ def compose(first: Calibration | None, then: Calibration) -> Calibration:
     return Calibration(first.unsafe_bias + then.unsafe_bias, {r: b for r, b in letters.items() if b})
 
 
-def _from_predictions(path: str) -> tuple[list[dict], list[str]]:
-    rows, truth = [], []
+class _Verdicts:
+    """What a fit reads: per-class probabilities per row, the truth per record and, for a per-call reading, each
+    record's rows in order (``fit``'s ``groups``)."""
+
+    def __init__(self):
+        self.rows: list[dict[str, float]] = []
+        self.truth: list[str] = []
+        self.groups: list[list[int]] | None = None
+
+    def add(self, label: str, probs: dict[str, float]) -> None:
+        self.rows.append(probs)
+        self.truth.append(label)
+
+    def add_calls(self, label: str, calls: Sequence[dict[str, float]]) -> None:
+        self.groups = [] if self.groups is None else self.groups
+        self.groups.append(list(range(len(self.rows), len(self.rows) + len(calls))))
+        self.rows += calls
+        self.truth.append(label)
+
+
+def _from_predictions(path: str) -> _Verdicts:
+    """A fast run's probs, or a per-call run's (``calls``: a stream guardian's), whichever the file's first record
+    has; every record must then have the same."""
+    out, per_call = _Verdicts(), None
     with open(path, encoding="utf-8") as fh:
         for n, line in enumerate(fh, 1):
             if not line.strip():
                 continue
             rec = json.loads(line)
-            if not isinstance(rec.get("probs"), dict):
+            per_call = isinstance(rec.get("calls"), list) if per_call is None else per_call
+            where = f"{path}: record {n} ({rec.get('id')})"
+            if not per_call:
+                if not isinstance(rec.get("probs"), dict):
+                    raise CalibrationError(f"{where}: field probs missing (a fast run's file)")
+                out.add(rec["label"], rec["probs"])
+                continue
+            calls = rec.get("calls")
+            if not isinstance(calls, list) or not calls:
                 raise CalibrationError(
-                    f"{path}: record {n} ({rec.get('id')}): field probs missing (a fast run's file)"
+                    f"{where}: field calls missing (a per-call run's file has it on every record)"
                 )
-            rows.append(rec["probs"])
-            truth.append(rec["label"])
-    return rows, truth
+            bad = next((k for k, c in enumerate(calls) if not isinstance((c or {}).get("probs"), dict)), None)
+            if bad is not None:
+                raise CalibrationError(f"{where}: field calls[{bad}].probs missing")
+            out.add_calls(rec["label"], [c["probs"] for c in calls])
+    return out
 
 
-def _score(cfg: CalibrateConfig) -> tuple[list[dict], list[str]]:
+def _score(cfg: CalibrateConfig) -> _Verdicts:
+    """The raw model's verdicts on the split: one fast score per log, or every call of each log in one pass for a
+    stream-format guardian (as evaluation and the guard read it)."""
     from mcip.guardian import load_guardian
     from train.evaluate import load_examples
 
     examples = load_examples(cfg.data, cfg.split, cfg.limit, cfg.seed)
     guardian = load_guardian(cfg.model, batch_size=cfg.batch_size, calibrate=False)
-    scores = guardian.score([guardian.prompt(ex.trajectory) for ex in examples])
-    if any(s.probs is None for s in scores):
+    out = _Verdicts()
+    if guardian.fmt.stream:
+        for ex in examples:
+            scores = guardian.judge_positions(ex.trajectory)
+            if any(s.probs is None for s in scores):
+                break
+            out.add_calls(ex.label, [s.probs for s in scores])
+    else:
+        for ex, s in zip(examples, guardian.score([guardian.prompt(ex.trajectory) for ex in examples])):
+            if s.probs is None:
+                break
+            out.add(ex.label, s.probs)
+    if len(out.truth) < len(examples):
         raise ModelError(f"{cfg.model}: no per-class probabilities (calibration needs a local model)")
-    return [s.probs for s in scores], [ex.label for ex in examples]
+    return out
 
 
 def calibrate(cfg: CalibrateConfig) -> Calibration:
@@ -174,8 +239,9 @@ def calibrate(cfg: CalibrateConfig) -> Calibration:
         raise CalibrationError(
             f"--split {cfg.split}: a test split; fit on validation and report on the tests"
         )
-    rows, truth = _from_predictions(cfg.predictions) if cfg.predictions else _score(cfg)
-    cal, scores = fit(rows, truth)
+    verdicts = _from_predictions(cfg.predictions) if cfg.predictions else _score(cfg)
+    truth = verdicts.truth
+    cal, scores = fit(verdicts.rows, truth, groups=verdicts.groups)
     if cfg.predictions:  # probs read through a calibration already: the new biases go on top of it
         cal = compose(_through(cfg.predictions), cal)
     majority = max(set(truth), key=truth.count)
@@ -183,6 +249,7 @@ def calibrate(cfg: CalibrateConfig) -> Calibration:
     fitted_on = {
         **source,
         "n": len(truth),
+        **({"read": "per call", "positions": len(verdicts.rows)} if verdicts.groups is not None else {}),
         "seed": cfg.seed,
         **scores,
         "rr_macro_f1_majority": round(rr_macro_f1(truth, [majority] * len(truth)), 4),

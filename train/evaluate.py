@@ -36,7 +36,7 @@ import yaml
 from trl import TrlParser
 
 from mcip.backends import ScoringBackend
-from mcip.calls import META_KEY, positions
+from mcip.calls import META_KEY, first_unsafe, positions
 from mcip.folder import ModelError
 from mcip.guardian import LoadedGuardian, load_guardian
 from mcip.prompting import ContextError, prompt_stats
@@ -233,7 +233,11 @@ def evaluate(cfg: EvalConfig) -> list[ModeResult]:
     guardian = load(cfg)
     backend, prompter, context = guardian.backend, guardian.prompter, guardian.context
     guardian_protocol = cfg.protocol == "guardian"
-    per_call = cfg.mode == "per_call"
+    # a stream-format guardian learnt to judge each call where it happens, not a whole log at once: its fast
+    # reading of a log is the per-call pass (every position, one incremental pass), the record's verdict its first
+    # unsafe position's, as the guard reads it
+    stream_fast = cfg.mode in ("fast", "both") and guardian_protocol and guardian.fmt.stream
+    per_call = cfg.mode == "per_call" or stream_fast
     if per_call:  # what is read at each record's last position (the longest chat of the pass)
         prompts = [guardian.session_prompt(ex.trajectory, _all_but_last(ex.trajectory)) for ex in examples]
     else:
@@ -251,7 +255,7 @@ def evaluate(cfg: EvalConfig) -> list[ModeResult]:
     runs, speed, per_call_view = [], {}, None
     for mode in ("fast", "generate") if cfg.mode == "both" else (cfg.mode,):
         start = time.perf_counter()
-        if mode == "per_call":
+        if mode == "per_call" or (mode == "fast" and stream_fast):
             preds, per_call_view = _per_call(guardian, examples)
         elif mode == "fast":
             preds = [
@@ -289,8 +293,9 @@ def evaluate(cfg: EvalConfig) -> list[ModeResult]:
             flagged = sum(bool(p.unsafe) for p in hard) / len(hard)
             metrics["hard_negatives"] = {"n": len(hard), "flagged_rate": round(flagged, 4)}
         metrics["speed"] = speed
-        if mode == "per_call":
+        if mode == "per_call" or (mode == "fast" and stream_fast):
             metrics["per_call"] = per_call_view
+            metrics["read"] = "per call"  # said in the report: a stream guardian's fast mode reads every call
         results.append(ModeResult(mode, preds, metrics))
     return results
 
@@ -310,9 +315,11 @@ def _per_call(guardian: LoadedGuardian, examples: list[Example]) -> tuple[list[P
         if not positions(ex.trajectory):
             raise EvalError(f"record {ex.id}: no call and no answer to judge")
         scores = guardian.judge_positions(ex.trajectory)
-        first = next((s for s in scores if s.label != SAFE), None)
-        p = max(s.p_unsafe for s in scores)
-        preds.append(Prediction.from_fast(ex.id, ex.label, p, first.label if first else SAFE))
+        label = first_unsafe(s.label for s in scores)
+        calls = [{"p_unsafe": s.p_unsafe, "label": s.label, "probs": s.probs} for s in scores]
+        preds.append(
+            Prediction(ex.id, ex.label, label, label != SAFE, max(s.p_unsafe for s in scores), calls=calls)
+        )
         gold = (ex.trajectory.meta or {}).get(META_KEY)
         if gold is None:
             unlabelled += 1

@@ -49,6 +49,9 @@ class Prediction:
     raw: str | None = None  # the model's text (None in fast mode: there is no text)
     error: str | None = None  # why parsing failed
     probs: dict[str, float] | None = None  # per-class P (fast mode): what train.calibrate refits from
+    # per-call reading: each position's verdict in order ({p_unsafe, label, probs}), the record's derived from
+    # them (mcip.calls.first_unsafe); what train.calibrate refits a stream guardian from
+    calls: list[dict] | None = None
 
     @classmethod
     def from_answer(cls, id: str, label: str, raw: str, p_unsafe: float | None = None) -> Prediction:

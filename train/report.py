@@ -179,7 +179,14 @@ def _per_call_table(view: dict) -> list[str]:
 
 def _section(result: ModeResult, suffix: str, seed: int) -> list[str]:
     m = result.metrics
-    lines = [f"## Mode `{result.mode}`", "", *_metric_table(m), ""]
+    lines = [f"## Mode `{result.mode}`", ""]
+    if m.get("read") == "per call" and result.mode != "per_call":
+        lines += [
+            "A stream-format guardian judges each call where it happens: this mode read every call of each log "
+            "in one pass, the record's verdict its first unsafe call's.",
+            "",
+        ]
+    lines += [*_metric_table(m), ""]
     if "per_call" in m:
         lines += _per_call_table(m["per_call"])
     lines += [
