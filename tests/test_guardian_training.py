@@ -347,6 +347,23 @@ def test_a_guardian_ships_with_both_protocols_and_the_target_reads_the_guardian_
         metrics_names([metrics[1], metrics[1]], [paths[1], tmp_path / "again.json"])
 
 
+def test_a_stream_guardians_card_says_how_it_was_read_and_on_which_data():
+    """A stream guardian is read per call in its fast mode and calibrated on that reading: its card says so, and
+    names the data it was measured on (short sessions here), not the default recipe's."""
+    from mcip.calibration import Calibration
+    from train.ship import card
+
+    metrics = [{**_eval_metrics(s, "guardian", 0.3), "read": "per call", "data": "data/mcip-short"}
+               for s in ("test", "test_unseen")]  # fmt: skip
+    fitted = {"predictions": "p.jsonl", "n": 300, "read": "per call", "positions": 2100}
+    text = card("g", {}, {}, metrics, None, calibration=Calibration(0.5, {}, fitted), stream=True)
+    assert "| test_unseen | guardian, fast (per call) | 1000 | 0.300 |" in text
+    assert "call by call" in text and "every call of each log in one pass" in text
+    assert "300 logs (2100 calls and answers, read per call)" in text and "`data/mcip-short`" in text
+    one_shot = card("g", {}, {}, [_eval_metrics("test", "guardian", 0.3)], None)
+    assert "per call" not in one_shot and "call by call" not in one_shot and "`data/mcip-synth`" in one_shot
+
+
 @pytest.mark.slow
 def test_frozen_bf16_base_trains_fp32_adapters_on_a_bf16_base(tiny_model_dir, dataset, tmp_path):
     """Forced here (this CPU may lack native bf16, where auto keeps float32): the base loads in bf16, the adapters

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from mcip.calibration import CALIBRATION_FILE, Calibration
 from mcip.io import atomic_dir
+from mcip.prompt import PromptFormat
 from train.metrics import UNPARSABLE
 from train.trainer import MARKER, newest_checkpoint, read_marker
 
@@ -55,6 +56,7 @@ def _metrics_row(m: dict) -> str:
     major = m["baselines"]["majority"]["risk_resistance"]["macro_f1"]
     hard = m.get("hard_negatives", {}).get("flagged_rate")
     how = f"{m.get('protocol', 'guardian')}, {m.get('mode', 'fast')}"
+    how += " (per call)" if m.get("read") == "per call" and m.get("mode") != "per_call" else ""
     return (
         f"| {m.get('split', '?')} | {how} | {m['n']} | {rr['macro_f1']:.3f} | {rr['accuracy']:.3f} "
         f"| {sa['macro_f1']:.3f} | {major:.3f} | {_rate(hard)} | {_rate(m.get('parse_failure_rate'))} "
@@ -84,6 +86,7 @@ def card(
     recipe: str | None,
     resume_point_for: str | None = None,
     calibration: Calibration | None = None,
+    stream: bool = False,
 ) -> str:
     hours = marker.get("train_seconds", 0) / 3600
     devices = sorted({s["device"] for s in marker.get("sittings", [])}) or ["(not recorded)"]
@@ -101,9 +104,21 @@ def card(
             "run goes on from here rather than from the older vetted guardian. It is not scored when saved.",
             "",
         ]
+    reads = (
+        [
+            "A LoRA adapter on SmolLM2-135M-Instruct that judges an MCP agent's session call by call (the stream",
+            "format: the session is one chat, with a verdict, `safe` or `unsafe` and the MCIP choice (A-K), after",
+            "each call and answer); a log's verdict is its first unsafe call's. Trained on the CPU with `make",
+        ]
+        if stream
+        else [
+            "A LoRA adapter on SmolLM2-135M-Instruct that reads an MCP agent's interaction log and answers `safe` or",
+            "`unsafe` with the MCIP choice (A-K). Trained on the CPU with `make",
+        ]
+    )
     lines += [
-        "A LoRA adapter on SmolLM2-135M-Instruct that reads an MCP agent's interaction log and answers `safe` or",
-        "`unsafe` with the MCIP choice (A-K). Trained on the CPU with `make guardian`; it loads offline from the",
+        *reads[:-1],
+        reads[-1] + " guardian`; it loads offline from the",
         f"repository (`make models`, then `--model guardians/{name}` or `--guardian guardians/{name}`).",
         "",
         "## Training",
@@ -114,7 +129,9 @@ def card(
         f"- recipe: `{recipe}`" if recipe else "- recipe: (not recorded)",
         "",
         *_calibration_lines(calibration),
-        "## Evaluation (the saved prompt format; guardian protocol: fast first-token scoring; paper protocol:",
+        "## Evaluation (the saved prompt format; guardian protocol: fast first-token scoring"
+        + (", every call of each log in one pass" if stream else "")
+        + "; paper protocol:",
         "generated answers, parsed)",
         "",
     ]
@@ -138,11 +155,12 @@ def card(
                       f"{major['macro_f1']:.3f})."]  # fmt: skip
     else:
         lines.append("Not evaluated when shipped.")
+    data = sorted({str(m["data"]) for m in metrics if m.get("data")}) or ["data/mcip-synth"]
     lines += [
         "",
-        "Data: the project's own synthetic splits (`make data`, `recipes/data/default.yaml`); `test_unseen` holds",
-        "servers never seen in training. This is a work in progress: see the README's learning curve for where it",
-        "stands against the target.",
+        f"Data: the project's own synthetic splits ({', '.join(f'`{d}`' for d in data)}, built by `make data`);",
+        "`test_unseen` holds servers never seen in training. This is a work in progress: see the README's learning",
+        "curve for where it stands against the target.",
         "",
     ]
     return "\n".join(lines)
@@ -153,11 +171,16 @@ def _calibration_lines(cal: Calibration | None) -> list[str]:
         return ["## Operating point", "", "None fitted: verdicts cut the raw P(unsafe) at 0.5.", ""]
     f = cal.fitted_on
     where = f"`{f['data']}` {f['split']}" if "data" in f else f"`{f.get('predictions')}`"
+    items = (
+        f"{f.get('n')} logs ({f.get('positions')} calls and answers, read per call)"
+        if f.get("read")
+        else f"{f.get('n')} items"
+    )
     letters = ", ".join(f"{k} {v:+.2f}" for k, v in sorted(cal.letter_bias.items())) or "none"
     return [
         "## Operating point",
         "",
-        f"`{CALIBRATION_FILE}`, fitted with `python -m train.calibrate` on {f.get('n')} items of {where} (never",
+        f"`{CALIBRATION_FILE}`, fitted with `python -m train.calibrate` on {items} of {where} (never",
         "a test split): a bias on the unsafe-vs-safe logit, chosen for SA macro-F1, then one per risk letter, chosen",
         "for RR macro-F1 at that cut. The guard and `train.evaluate` (fast, per-call) read every verdict through it;",
         "`--calibration false` reads the raw model. AUPRC and every ranking are unchanged.",
@@ -211,6 +234,7 @@ def ship(
         except (OSError, json.JSONDecodeError) as err:
             raise ShipError(f"{path}: cannot read metrics ({err})") from None
     names = metrics_names(loaded, metrics)
+    fmt = PromptFormat.load(checkpoint)
     with atomic_dir(out) as tmp:
         write_adapter(checkpoint, tmp, base)
         for name in COPIED:
@@ -235,6 +259,7 @@ def ship(
                 recipe,
                 resume_point_for,
                 Calibration.load(checkpoint),
+                stream=bool(fmt and fmt.stream),
             )
         )
     return out
