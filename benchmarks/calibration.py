@@ -44,8 +44,14 @@ def measure(model: str, data: str, split: str, n: int, seed: int) -> dict:
     from mcip.guardian import load_guardian
     from train.evaluate import is_hard_negative, load_examples
 
-    examples = load_examples(data, split, n, seed)
     guardian = load_guardian(model, progress=False, calibrate=False)
+    # a stream guardian's calibrated verdicts change the chats after them: one raw pass cannot show them
+    if guardian.fmt.stream:
+        raise SystemExit(
+            f"error: {model} is a stream guardian, read per call: compare `python -m train.evaluate --mode "
+            "per_call` with --calibration true and false instead"
+        )
+    examples = load_examples(data, split, n, seed)
     scores = guardian.score([guardian.prompt(ex.trajectory) for ex in examples])
     raw = [
         Prediction.from_fast(ex.id, ex.label, s.p_unsafe, s.label, s.probs) for ex, s in zip(examples, scores)

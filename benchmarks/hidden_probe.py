@@ -79,10 +79,14 @@ def probe(
 
     from mcip.guardian import load_guardian
 
+    guardian = load_guardian(model, progress=False, calibrate=False)
+    if guardian.fmt.stream:
+        raise SystemExit(
+            f"error: {model} is a stream guardian: this probe reads a one-shot guardian's answer"
+        )
     data = load_from_disk(data_dir)
     train = data["train"].shuffle(seed=seed).select(range(min(max_train, len(data["train"]))))
     test = data[split].shuffle(seed=seed).select(range(min(eval_n, len(data[split]))))
-    guardian = load_guardian(model, progress=False, calibrate=False)
     if relations is not None:
         prompter = guardian.prompter
         guardian = replace(

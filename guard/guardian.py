@@ -169,8 +169,7 @@ class Guardian:
         """Review a batch; ``seconds`` on each review is the batch time divided by its size."""
         if not trajs:
             return []
-        prompts = [self.prompt(t) for t in trajs]
-        scores, each = self._timed(lambda: self.loaded.score(prompts), len(trajs))
+        scores, each = self._timed(lambda: self.loaded.judge_logs(trajs), len(trajs))
         return [self._review(t, s, each) for t, s in zip(trajs, scores)]
 
     def review_one(self, traj: Trajectory) -> Review:

@@ -31,7 +31,7 @@ from mcip.backends import (
     load_tokenizer,
 )
 from mcip.calibration import Calibration
-from mcip.calls import positions, upto_position
+from mcip.calls import first_unsafe, positions, upto_position
 from mcip.folder import ModelError, ModelFolder
 from mcip.incremental import PrefixCache
 from mcip.prompting import ANSWER_ROOM, MARGIN, PAPER_ANSWER_ROOM, Prompter
@@ -54,6 +54,14 @@ class Score:
     label: str
     probs: dict[str, float] | None = None
     rationale: str | None = None
+
+
+def log_verdict(scores: Sequence[Score]) -> Score:
+    """A log's verdict from its calls' verdicts in order: the first unsafe call's class (``first_unsafe``, the
+    paper's record label) with its per-class probabilities, and the highest P(unsafe) of any call."""
+    highest = max(scores, key=lambda s: s.p_unsafe or 0.0)
+    first = next((s for s in scores if s.label != SAFE), highest)
+    return Score(highest.p_unsafe, first_unsafe(s.label for s in scores), first.probs, first.rationale)
 
 
 @dataclass(frozen=True)
@@ -123,6 +131,14 @@ class LoadedGuardian:
             if self.cache is not None:
                 self.cache.drop(key)
         return out
+
+    def judge_logs(self, trajs: Sequence[Trajectory]) -> list[Score]:
+        """One verdict per finished log, read as the guardian was trained to read one: a one-shot guardian scores
+        the whole log's prompt; a stream guardian judges every call (``judge_positions``) and the log's verdict is
+        ``log_verdict`` of them (it never saw a whole log in one prompt)."""
+        if self.fmt.stream:
+            return [log_verdict(self.judge_positions(t)) for t in trajs]
+        return self.score([self.prompt(t) for t in trajs])
 
     def prompt_tokens(self, prompt: Messages) -> int:
         """The prompt's length in the model's tokens (estimated where an endpoint has no local tokenizer)."""

@@ -18,6 +18,8 @@ from mcip.scoring import encode, render_chat
 from mcip.stream import COMPACT, StreamError, chats, prefix, stream_messages
 from mcip.taxonomy import SAFE
 
+RISK = "function_injection"
+
 
 @pytest.fixture(scope="module")
 def guardian(tiny_model_dir, tmp_path_factory):
@@ -309,6 +311,35 @@ def test_the_guard_judges_a_live_session_on_its_new_tokens(guardian, sessions):
         prob, label, _ = _full(guardian, guardian.session_prompt(snap, earlier))
         assert review.label == label and review.p_unsafe == pytest.approx(prob, abs=1e-4)
         verdicts.append(label)
+
+
+def test_the_guard_reviews_a_finished_log_call_by_call_with_a_stream_guardian(guardian, sessions):
+    """`mcip-guard review` of whole logs (no live session): a stream guardian judges every call and the log gets its
+    first unsafe call's class and the highest P(unsafe), never a one-shot prompt it was not trained on."""
+    from guard.guardian import Guardian
+    from mcip.guardian import Score, log_verdict
+
+    g = Guardian(guardian.name)
+    for traj, review in zip(sessions, g.review(sessions)):
+        scores = guardian.judge_positions(traj)
+        first = next((s for s in scores if s.label != SAFE), None)
+        assert review.label == (first.label if first else SAFE)
+        assert review.p_unsafe == pytest.approx(max(s.p_unsafe for s in scores), abs=1e-4)
+    safe, bad = Score(0.1, SAFE, {SAFE: 0.9}), Score(0.6, RISK, {RISK: 0.6})
+    assert log_verdict([safe, bad, Score(0.9, SAFE, {SAFE: 0.1})]) == Score(0.9, RISK, {RISK: 0.6})
+    assert log_verdict([Score(0.2, SAFE, {SAFE: 0.8}), safe]) == Score(0.2, SAFE, {SAFE: 0.8})
+
+
+def test_one_shot_benchmarks_refuse_a_stream_guardian(guardian):
+    """The calibration benchmark and the hidden-state probe read one prompt per log: given a stream guardian they
+    say so and point to the per-call evaluation, rather than score it with a prompt it never saw."""
+    from benchmarks.calibration import measure
+    from benchmarks.hidden_probe import probe
+
+    with pytest.raises(SystemExit, match="stream guardian, read per call"):
+        measure(guardian.name, "data/none", "test", 4, 0)
+    with pytest.raises(SystemExit, match="stream guardian"):
+        probe(guardian.name, "data/none", "test", 4, 4, 0)
 
 
 @pytest.mark.slow

@@ -36,9 +36,9 @@ import yaml
 from trl import TrlParser
 
 from mcip.backends import ScoringBackend
-from mcip.calls import META_KEY, first_unsafe, positions
+from mcip.calls import META_KEY, positions
 from mcip.folder import ModelError
-from mcip.guardian import LoadedGuardian, load_guardian
+from mcip.guardian import LoadedGuardian, load_guardian, log_verdict
 from mcip.prompting import ContextError, prompt_stats
 from mcip.record import RecordError, Trajectory, from_row, load_jsonl, not_gold
 from mcip.scoring import ScoringError, TemplateError
@@ -315,11 +315,9 @@ def _per_call(guardian: LoadedGuardian, examples: list[Example]) -> tuple[list[P
         if not positions(ex.trajectory):
             raise EvalError(f"record {ex.id}: no call and no answer to judge")
         scores = guardian.judge_positions(ex.trajectory)
-        label = first_unsafe(s.label for s in scores)
+        log = log_verdict(scores)
         calls = [{"p_unsafe": s.p_unsafe, "label": s.label, "probs": s.probs} for s in scores]
-        preds.append(
-            Prediction(ex.id, ex.label, label, label != SAFE, max(s.p_unsafe for s in scores), calls=calls)
-        )
+        preds.append(Prediction(ex.id, ex.label, log.label, log.label != SAFE, log.p_unsafe, calls=calls))
         gold = (ex.trajectory.meta or {}).get(META_KEY)
         if gold is None:
             unlabelled += 1
