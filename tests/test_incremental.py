@@ -328,6 +328,8 @@ def test_the_guard_reviews_a_finished_log_call_by_call_with_a_stream_guardian(gu
     safe, bad = Score(0.1, SAFE, {SAFE: 0.9}), Score(0.6, RISK, {RISK: 0.6})
     assert log_verdict([safe, bad, Score(0.9, SAFE, {SAFE: 0.1})]) == Score(0.9, RISK, {RISK: 0.6})
     assert log_verdict([Score(0.2, SAFE, {SAFE: 0.8}), safe]) == Score(0.2, SAFE, {SAFE: 0.8})
+    asked = sessions[0].model_copy(update={"messages": sessions[0].messages[:1]})  # the user's request alone
+    assert [r.label for r in g.review([asked, sessions[0]])][0] == SAFE
 
 
 def test_one_shot_benchmarks_refuse_a_stream_guardian(guardian):
