@@ -74,10 +74,8 @@ def cmd_review(args) -> int:
             )
             return
         for i, traj in enumerate(chunk, start):
-            calls = guardian.review_calls(traj)  # one incremental pass over the log
-            first = next((r for _, r in calls if r.verdict == "unsafe"), calls[-1][1] if calls else None)
-            listed = [{**pos, "action": action(r), **r.to_dict()} for pos, r in calls]
-            yield i, traj, first, listed
+            log, calls = guardian.review_calls(traj)  # one incremental pass over the log
+            yield i, traj, log, [{**pos, "action": action(r), **r.to_dict()} for pos, r in calls]
 
     try:
         for start in range(0, len(records), args.batch_size):

@@ -28,7 +28,7 @@ from pathlib import Path
 from mcip.calls import positions
 from mcip.flows import derive_flows, ends_with_proposed_call
 from mcip.folder import ModelError, ModelFolder
-from mcip.guardian import Score, load_guardian
+from mcip.guardian import Score, load_guardian, log_verdict
 from mcip.prompting import Prompter
 from mcip.record import Trajectory
 from mcip.stream import STREAM_WINDOW
@@ -190,11 +190,15 @@ class Guardian:
         mine[found[-1]["call"]] = score.label
         return self._review(traj, score, seconds)
 
-    def review_calls(self, traj: Trajectory) -> list[tuple[dict, Review]]:
+    def review_calls(self, traj: Trajectory) -> tuple[Review | None, list[tuple[dict, Review]]]:
         """Every call and answer of a finished log judged in one incremental pass (``judge_positions``), each
-        with the guardian's own earlier verdicts: (position, review) in order."""
-        scores, each = self._timed(lambda: self.loaded.judge_positions(traj), max(len(positions(traj)), 1))
-        return [(p, self._review(traj, s, each, whole_log=False)) for p, s in zip(positions(traj), scores)]
+        with the guardian's own earlier verdicts: the log's review (``log_verdict``, as evaluation reads it; None
+        for a log with nothing to judge) and (position, review) in order."""
+        found = positions(traj)
+        scores, each = self._timed(lambda: self.loaded.judge_positions(traj), max(len(found), 1))
+        calls = [(p, self._review(traj, s, each, whole_log=False)) for p, s in zip(found, scores)]
+        log = self._review(traj, log_verdict(scores), each, whole_log=False) if scores else None
+        return log, calls
 
     def _timed(self, run, n: int) -> tuple[list[Score], float]:
         with self._lock:

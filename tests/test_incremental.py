@@ -332,6 +332,34 @@ def test_the_guard_reviews_a_finished_log_call_by_call_with_a_stream_guardian(gu
     assert [r.label for r in g.review([asked, sessions[0]])][0] == SAFE
 
 
+def test_mcip_guard_review_lists_every_call_and_reads_the_log_as_evaluation_does(
+    guardian, sessions, tmp_path
+):
+    """`mcip-guard review LOG` with a stream guardian (per call by default): each row lists every call's verdict
+    in order, and the log's verdict is the one `train.evaluate` reads (first unsafe call's class, highest P);
+    `--no-per-call` gives the same log verdicts without the list."""
+    import json
+
+    from guard.cli import main
+    from mcip.guardian import log_verdict
+    from mcip.record import save_jsonl
+
+    log = tmp_path / "log.jsonl"
+    save_jsonl(sessions, log)
+    for flag, listed in ((), True), (("--no-per-call",), False):
+        out = tmp_path / f"review{len(flag)}.jsonl"
+        assert main(["review", str(log), "--guardian", guardian.name, "--output", str(out), *flag]) == 0
+        rows = [json.loads(x) for x in out.read_text().splitlines()]
+        for traj, row in zip(sessions, rows, strict=True):
+            scores = guardian.judge_positions(traj)
+            want = log_verdict(scores)
+            assert row["label"] == want.label and row["p_unsafe"] == pytest.approx(want.p_unsafe, abs=1e-4)
+            if listed:
+                assert [c["label"] for c in row["calls"]] == [s.label for s in scores]
+            else:
+                assert "calls" not in row
+
+
 def test_one_shot_benchmarks_refuse_a_stream_guardian(guardian):
     """The calibration benchmark and the hidden-state probe read one prompt per log: given a stream guardian they
     say so and point to the per-call evaluation, rather than score it with a prompt it never saw."""
