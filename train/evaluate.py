@@ -252,10 +252,11 @@ def evaluate(cfg: EvalConfig) -> list[ModeResult]:
             )
     if isinstance(backend, ScoringBackend):
         backend.warm_up(prompts[0])
-    runs, speed, per_call_view = [], {}, None
+    runs, speed, per_call_view, reads_calls = [], {}, None, {}
     for mode in ("fast", "generate") if cfg.mode == "both" else (cfg.mode,):
         start = time.perf_counter()
-        if mode == "per_call" or (mode == "fast" and stream_fast):
+        reads_calls[mode] = mode == "per_call" or (mode == "fast" and stream_fast)
+        if reads_calls[mode]:
             preds, per_call_view = _per_call(guardian, examples)
         elif mode == "fast":
             preds = [
@@ -293,7 +294,7 @@ def evaluate(cfg: EvalConfig) -> list[ModeResult]:
             flagged = sum(bool(p.unsafe) for p in hard) / len(hard)
             metrics["hard_negatives"] = {"n": len(hard), "flagged_rate": round(flagged, 4)}
         metrics["speed"] = speed
-        if mode == "per_call" or (mode == "fast" and stream_fast):
+        if reads_calls[mode]:
             metrics["per_call"] = per_call_view
             metrics["read"] = "per call"  # said in the report: a stream guardian's fast mode reads every call
         results.append(ModeResult(mode, preds, metrics))

@@ -104,21 +104,21 @@ def card(
             "run goes on from here rather than from the older vetted guardian. It is not scored when saved.",
             "",
         ]
-    reads = (
+    intro = (
         [
             "A LoRA adapter on SmolLM2-135M-Instruct that judges an MCP agent's session call by call (the stream",
             "format: the session is one chat, with a verdict, `safe` or `unsafe` and the MCIP choice (A-K), after",
-            "each call and answer); a log's verdict is its first unsafe call's. Trained on the CPU with `make",
+            "each call and answer); a log's verdict is its first unsafe call's. Trained on the CPU with `make "
+            "guardian`; it loads offline from the",
         ]
         if stream
         else [
             "A LoRA adapter on SmolLM2-135M-Instruct that reads an MCP agent's interaction log and answers `safe` or",
-            "`unsafe` with the MCIP choice (A-K). Trained on the CPU with `make",
+            "`unsafe` with the MCIP choice (A-K). Trained on the CPU with `make guardian`; it loads offline from the",
         ]
     )
     lines += [
-        *reads[:-1],
-        reads[-1] + " guardian`; it loads offline from the",
+        *intro,
         f"repository (`make models`, then `--model guardians/{name}` or `--guardian guardians/{name}`).",
         "",
         "## Training",
